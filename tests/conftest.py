@@ -1,0 +1,88 @@
+"""Shared test set-up: an isolated cache, a headless matplotlib, no network."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache(tmp_path_factory):
+    """Every test session gets its own artefact cache (never the user's ~/.cache)."""
+    old = os.environ.get("SYNOVIS_CACHE")
+    os.environ["SYNOVIS_CACHE"] = str(tmp_path_factory.mktemp("synovis_cache"))
+    yield
+    if old is None:
+        os.environ.pop("SYNOVIS_CACHE", None)
+    else:
+        os.environ["SYNOVIS_CACHE"] = old
+
+
+@pytest.fixture(scope="session")
+def executed_notebooks(tmp_path_factory):
+    """Every notebook executed once by papermill in the ``ci`` profile.
+
+    Returns ``{stem: (executed_path, error_or_None)}``; the notebook tests
+    assert on it and the book test builds the book from these outputs.
+    """
+    import papermill
+
+    from tests.notebooks import NOTEBOOK_DIR, NOTEBOOKS
+
+    out_dir = tmp_path_factory.mktemp("executed")
+    results = out_dir / "results"
+    runs = {}
+    for path in NOTEBOOKS:
+        out = out_dir / path.name
+        try:
+            papermill.execute_notebook(
+                str(path),
+                str(out),
+                parameters={"PROFILE": "ci", "RESULTS_DIR": str(results)},
+                kernel_name="python3",
+                cwd=str(NOTEBOOK_DIR),
+                progress_bar=False,
+            )
+            runs[path.stem] = (out, None)
+        except Exception as exc:  # recorded and asserted per notebook
+            runs[path.stem] = (out, exc)
+    return runs
+
+
+@pytest.fixture(scope="session")
+def built_book(executed_notebooks, tmp_path_factory):
+    """The book built with ``-W`` from the ci-profile notebook outputs (no re-execution).
+
+    Returns ``(html_dir, completed_process)``. The sources are copied to a
+    temporary folder so the repository's ``_build`` (the quick-profile book)
+    is never touched.
+    """
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    from tests.notebooks import ROOT
+
+    src = tmp_path_factory.mktemp("booksrc")
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(ROOT / name, src / name)
+    shutil.copytree(ROOT / "book", src / "book")
+    (src / "notebooks").mkdir()
+    for stem, (out, _error) in executed_notebooks.items():
+        shutil.copy(out, src / "notebooks" / f"{stem}.ipynb")
+    config = yaml.safe_load((src / "_config.yml").read_text())
+    config["execute"]["execute_notebooks"] = "off"
+    (src / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    jb = Path(sys.executable).with_name("jupyter-book")
+    proc = subprocess.run(
+        [str(jb), "build", str(src), "-W", "-n", "--keep-going"],
+        capture_output=True,
+        text=True,
+    )
+    return src / "_build" / "html", proc
