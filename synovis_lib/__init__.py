@@ -6,7 +6,7 @@ artificial power Doppler images of MCP joints, tested on clinical images.
 
 __version__ = "0.1.0"
 
-from synovis_lib.config import print_config, resolve_device  # noqa: E402
-from synovis_lib.profiles import Profile, get_profile  # noqa: E402
+from synovis_lib.config import print_config, resolve_device
+from synovis_lib.profiles import Profile, get_profile
 
 __all__ = ["Profile", "__version__", "get_profile", "print_config", "resolve_device"]

@@ -67,9 +67,14 @@ def config_lines() -> list[str]:
         f"pandas       {pandas.__version__}",
         f"scikit-learn {sklearn.__version__}",
         f"matplotlib   {matplotlib.__version__}",
-        f"device       {device}" + (f" ({torch.cuda.get_device_name(0)})" if device.type == "cuda" else ""),
+        f"device       {device}"
+        + (f" ({torch.cuda.get_device_name(0)})" if device.type == "cuda" else ""),
         "ImageNet VGG-16 weights: "
-        + (f"found at {weights}" if weights else "not found locally (torchvision would download them)"),
+        + (
+            f"found at {weights}"
+            if weights
+            else "not found locally (torchvision would download them)"
+        ),
     ]
     return lines
 

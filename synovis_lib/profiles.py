@@ -151,7 +151,9 @@ def get_profile(name: str = DEFAULT_PROFILE, *, announce: bool = True, **overrid
     env = os.environ.get(ENV_VAR, "").strip()
     if env and env != name:
         if announce:
-            print(f"[synovis] {ENV_VAR}={env} overrides PROFILE={name!r}: using the {env!r} profile.")
+            print(
+                f"[synovis] {ENV_VAR}={env} overrides PROFILE={name!r}: using the {env!r} profile."
+            )
         name = env
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}")

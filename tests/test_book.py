@@ -11,7 +11,9 @@ pytestmark = pytest.mark.slow
 
 def test_book_builds_without_warnings(built_book):
     html, proc = built_book
-    assert proc.returncode == 0, f"jupyter-book build -W failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}"
+    assert proc.returncode == 0, (
+        f"jupyter-book build -W failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}"
+    )
     assert (html / "index.html").is_file()
     for path in NOTEBOOKS:
         page = html / "notebooks" / f"{path.stem}.html"

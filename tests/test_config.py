@@ -45,6 +45,9 @@ def test_print_config_reports_versions_device_and_weights(capsys, monkeypatch, t
 
 def test_console_script_help_lists_commands():
     out = subprocess.run(
-        [sys.executable, "-m", "synovis_lib.cli", "--help"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "synovis_lib.cli", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert "usage: synovis" in out and "config" in out

@@ -37,7 +37,9 @@ def test_atomic_dir_is_all_or_nothing(tmp_path):
 def test_json_round_trip_with_numpy(tmp_path):
     import numpy as np
 
-    path = write_json(tmp_path / "m.json", {"kappa": np.float64(0.5), "n": np.int64(3), "v": np.arange(2)})
+    path = write_json(
+        tmp_path / "m.json", {"kappa": np.float64(0.5), "n": np.int64(3), "v": np.arange(2)}
+    )
     assert read_json(path) == {"kappa": 0.5, "n": 3, "v": [0, 1]}
     out = write_metrics(tmp_path / "results", "04_stats", {"profile": "ci"})
     assert out.name == "04_stats.metrics.json" and read_json(out) == {"profile": "ci"}
