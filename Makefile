@@ -24,6 +24,7 @@ book: venv
 	@echo "The book is in _build/html/index.html"
 
 test: venv
+	bash tools/fetch_web_assets.sh
 	$(BIN)/python -m pytest
 
 lint: venv

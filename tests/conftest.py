@@ -23,33 +23,24 @@ def _isolated_cache(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def executed_notebooks(tmp_path_factory):
-    """Every notebook executed once by papermill in the ``ci`` profile.
+    """Every notebook executed once in the ``ci`` profile by ``synovis run-notebooks``.
 
-    Returns ``{stem: (executed_path, error_or_None)}``; the notebook tests
-    assert on it and the book test builds the book from these outputs.
+    Returns ``{stem: (executed_path, failure_or_None)}``; the notebook tests
+    assert on it and the book test builds the book from these outputs. Going
+    through the runner tests the batch path researchers use, on the real
+    notebooks.
     """
-    import papermill
-
-    from tests.notebooks import NOTEBOOK_DIR, NOTEBOOKS
+    from synovis_lib.runner import run_notebooks
+    from tests.notebooks import NOTEBOOK_DIR
 
     out_dir = tmp_path_factory.mktemp("executed")
-    results = out_dir / "results"
-    runs = {}
-    for path in NOTEBOOKS:
-        out = out_dir / path.name
-        try:
-            papermill.execute_notebook(
-                str(path),
-                str(out),
-                parameters={"PROFILE": "ci", "RESULTS_DIR": str(results)},
-                kernel_name="python3",
-                cwd=str(NOTEBOOK_DIR),
-                progress_bar=False,
-            )
-            runs[path.stem] = (out, None)
-        except Exception as exc:  # recorded and asserted per notebook
-            runs[path.stem] = (out, exc)
-    return runs
+    report = run_notebooks(NOTEBOOK_DIR, out_dir, profile="ci", progress=False)
+    for outcome in report.outcomes:
+        print(f"{outcome.notebook}: {outcome.status} in {outcome.seconds:.1f} s")
+    return {
+        o.notebook: (o.output or o.partial, o.failure and f"{o.failure}\nlog: {o.log}")
+        for o in report.outcomes
+    }
 
 
 @pytest.fixture(scope="session")

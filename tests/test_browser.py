@@ -1,0 +1,176 @@
+"""The built book in a real browser: headless Chromium through every page, offline.
+
+The slow test drives the ci-profile book that the suite itself builds (the
+``built_book`` fixture in ``conftest.py``), so it runs on every clean checkout
+and in CI; it needs Debian's ``chromium``, which the session fixture installs
+with apt-get when running as root. The
+checks themselves are in ``tests/browser_check.py``; the fast test here feeds
+them a tiny hand-written site with known faults.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.browser_check import check_book, find_chromium, toc_files
+
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+RESULTS_PAGE = "notebooks/06_evaluating_the_initial_model"
+
+
+@pytest.fixture(scope="session")
+def book_html(built_book) -> Path:
+    """The book as the suite built it (never a stale ``_build/html``)."""
+    html, proc = built_book
+    if proc.returncode != 0:
+        pytest.fail("the book did not build (see tests/test_book.py)")
+    return html
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's chromium; installed with apt-get if missing and we are root."""
+    found = find_chromium()
+    if found:
+        return found
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        pytest.skip("chromium is not installed (as root on Debian: apt-get install -y chromium)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "chromium"]
+    result = subprocess.run(install, capture_output=True, text=True, env=env, check=False)
+    if result.returncode != 0:
+        subprocess.run(["apt-get", "update"], capture_output=True, env=env, check=False)
+        result = subprocess.run(install, capture_output=True, text=True, env=env, check=False)
+    found = find_chromium()
+    if not found:
+        pytest.fail(
+            f"apt-get install -y chromium failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
+        )
+    return found
+
+
+@pytest.mark.slow
+def test_every_page_renders_offline_in_chromium(book_html: Path, chromium: str):
+    toc = ROOT / "_toc.yml"
+    docs = toc_files(toc)
+    results = RESULTS_PAGE if RESULTS_PAGE in docs else docs[-1]
+    report = check_book(
+        book_html,
+        toc,
+        chromium,
+        screenshots=SCREENSHOTS,
+        screenshot_pages={"intro": f"{docs[0]}.html", "results": f"{results}.html"},
+    )
+    print(report.summary())
+    assert report.all_problems() == []
+    assert [p.path for p in report.pages] == [f"{d}.html" for d in docs]
+    assert any(p.math for p in report.pages)
+    assert sorted(p.name for p in report.screenshots) == ["intro.png", "results.png"]
+    assert all(p.stat().st_size > 10_000 for p in report.screenshots)
+
+
+# --- the checks themselves, on a hand-written site (no browser) -----------------------------
+
+TOC = """\
+format: jb-book
+root: book/intro
+parts:
+  - caption: Part
+    chapters:
+      - file: notebooks/01_a
+      - file: notebooks/02_b
+"""
+
+PAGE = """<html><head><title>{title}</title>{head}</head><body>
+<nav class="bd-links bd-docs-nav">{nav}</nav><h1 id="top">{title}</h1>{body}</body></html>"""
+NAV = '<a href="{up}book/intro.html">Intro</a><a href="{up}notebooks/01_a.html">A</a>'
+
+
+def write_site(root: Path, rendered: bool) -> Path:
+    """intro is clean; 01_a has every fault; 02_b is not in the sidebar.
+
+    ``rendered`` pages carry what MathJax and the widget manager would have added.
+    """
+    html = root / "html"
+    (html / "book").mkdir(parents=True)
+    (html / "notebooks").mkdir()
+    (html / "_static").mkdir()
+    (html / "_static" / "fig.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 64)
+    math = '<span class="math notranslate">\\(x\\)</span>'
+    mjx = "<mjx-container></mjx-container>" if rendered else ""
+    state = '<script type="application/vnd.jupyter.widget-state+json">{}</script>'
+    pages = {
+        "book/intro.html": (
+            "Intro",
+            '<script src="../_static/local.js"></script>',
+            f'{math}{mjx}<img src="../_static/fig.png"><a href="../notebooks/01_a.html#top">A</a>',
+        ),
+        "notebooks/01_a.html": (
+            "A",
+            f'<script src="https://cdn.example.org/mathjax.js"></script>{state}',
+            f'{math}<img src="missing.png"><a href="gone.html">x</a><a href="#nowhere">y</a>'
+            '<a href="../book/intro.html#nope">z</a>'
+            "<pre>Traceback (most recent call last):\n  ValueError</pre>",
+        ),
+        "notebooks/02_b.html": ("B", "", f"{math}{mjx}"),
+    }
+    for path, (title, head, body) in pages.items():
+        nav = NAV.format(up="../")
+        (html / path).write_text(PAGE.format(title=title, head=head, nav=nav, body=body))
+    (html / "index.html").write_text(PAGE.format(title="Intro", head="", nav="", body=""))
+    (root / "_toc.yml").write_text(TOC)
+    return html
+
+
+def read_render(html: Path):
+    """A stand-in for Chromium: the served file as it is on disk."""
+
+    def render(url: str) -> str:
+        path = url.split("/", 3)[3].split("#")[0]
+        return (html / path).read_text()
+
+    return render
+
+
+def test_toc_files_lists_root_then_chapters_in_order(tmp_path: Path):
+    (tmp_path / "_toc.yml").write_text(TOC)
+    assert toc_files(tmp_path / "_toc.yml") == ["book/intro", "notebooks/01_a", "notebooks/02_b"]
+
+
+def test_checker_finds_each_fault(tmp_path: Path):
+    html = write_site(tmp_path, rendered=False)
+    report = check_book(html, tmp_path / "_toc.yml", render=read_render(html), workers=1)
+    problems = report.all_problems()
+    assert [p.title for p in report.pages] == ["Intro", "A", "B"]
+    intro, a, b = report.pages
+    assert intro.problems == ["1 maths elements but MathJax rendered none"]
+    assert sorted(a.problems) == sorted(
+        [
+            "broken image missing.png (HTTP 404, no type)",
+            "a Python traceback in the page",
+            "broken link notebooks/gone.html (HTTP 404)",
+            "link book/intro.html#nope: no element with id 'nope'",
+            "loads https://cdn.example.org/mathjax.js from the network",
+            "1 maths elements but MathJax rendered none",
+            "widget state but no local embed-amd.js ([])",
+            "widget state but no widget rendered",
+        ]
+    )
+    assert b.problems == ["1 maths elements but MathJax rendered none"]
+    assert "notebooks/02_b.html: not linked from the sidebar of book/intro.html" in problems
+    assert "no page of the book has rendered maths" in problems
+    assert "the browser asked for a missing file: /notebooks/missing.png" in problems
+
+
+def test_checker_passes_a_clean_rendered_page(tmp_path: Path):
+    html = write_site(tmp_path, rendered=True)
+    report = check_book(html, tmp_path / "_toc.yml", render=read_render(html), workers=1)
+    intro = report.pages[0]
+    assert intro.problems == []
+    assert (intro.title, intro.images, intro.math) == ("Intro", 1, 1)
