@@ -1,0 +1,1201 @@
+"""Artificial illustrated power Doppler images of a dorsal MCP joint, built from layers.
+
+A :class:`Scene` is a small editable spec of three layers, in normalised
+coordinates (x to the right = distal, y down = deep, both 0..1), so it renders
+at any size:
+
+- ``joint_tissue`` (:class:`JointTissue`): gel, skin line, subcutis, the
+  fibrillar extensor tendon, the joint capsule, the hypoechoic synovial recess
+  and the anechoic cartilage over the metacarpal head;
+- ``bone_surface`` (:class:`BoneSurface`): the bright cortex of the metacarpal
+  head and the proximal phalanx base, with the acoustic shadow below;
+- ``vascularity`` (:class:`Vascularity`): power Doppler signal, red -> orange
+  -> yellow :class:`Vessel` spots and confluent areas.
+
+Each layer carries a :class:`Transform` (move, scale, small rotation about the
+image centre, intensity gain). :func:`render` composites the layers and returns
+the RGB image with the vascular and synovium masks that
+:func:`synovis_lib.grading.grade_from_masks` grades.
+
+The 17 basic scenes of the study (grades 0/1/2/3: 5/4/4/4) ship as JSON in
+``synovis_lib/data/scenes``. :func:`generate_training_set` derives the 870
+training images from them: each applies random modifications to one or more
+layers and is kept only when the grade checker confirms the intended grade.
+
+Build a scene in code::
+
+    scene = load_basic_scenes()[0]
+    scene = scene.with_vessels([Vessel(0.42, 0.55), Vessel(0.47, 0.52, 0.05, 0.03, "confluent")])
+    rendered = render(scene, 224)
+
+Taught in ``notebooks/02_artificial_training_set.ipynb`` (and the drawing
+studio of ``notebooks/01_eular_omeract_scoring.ipynb``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import functools
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+from scipy import ndimage
+
+from synovis_lib import files, profiles
+from synovis_lib.grading import GradeResult, grade_from_masks
+
+LAYERS = ("joint_tissue", "bone_surface", "vascularity")
+"""The layer names, bottom to top."""
+KINDS = ("spot", "confluent")
+PAPER_COUNTS = dict(enumerate(profiles.PAPER_COUNTS))
+"""The study's images per grade (870 in all)."""
+CHECK_MIN_SIZE = 64
+"""Grades are checked on masks at least this large (single spots need pixels)."""
+FORMAT_VERSION = 1
+"""Bump when rendering or variant drawing changes, so cached training sets are rebuilt."""
+PIVOT = (0.5, 0.5)
+MAX_ATTEMPTS = 200
+
+# Profiles of the joint are tabulated on a fine x grid wider than the canvas,
+# so moved, scaled or rotated layers still find their profile.
+_X0, _X1, _NX = -0.75, 1.75, 2500
+_XS = np.linspace(_X0, _X1, _NX)
+_DX = (_X1 - _X0) / (_NX - 1)
+_NO_BONE = 9.0
+
+# Grey levels of the joint tissue regions, top to bottom, and their speckle strength.
+_REGIONS = (
+    "gel",
+    "skin",
+    "subcutis",
+    "tendon",
+    "periarticular",
+    "capsule",
+    "synovium",
+    "cartilage",
+    "deep",
+)
+_GREY = dict(zip(_REGIONS, (6, 185, 72, 150, 92, 128, 42, 8, 14), strict=True))
+_SPECKLE = dict(zip(_REGIONS, (0.0, 0.08, 0.16, 0.08, 0.16, 0.08, 0.2, 0.0, 0.1), strict=True))
+
+# Power Doppler colour map: dark red -> red -> orange -> yellow.
+_PD_STOPS = np.array([0.0, 0.3, 0.55, 0.8, 1.0])
+_PD_RGB = np.array(
+    [[110, 0, 0], [205, 10, 0], [255, 80, 0], [255, 175, 0], [255, 245, 120]], dtype=float
+)
+_PD_LUT = np.stack(
+    [np.interp(np.linspace(0, 1, 256), _PD_STOPS, _PD_RGB[:, c]) for c in range(3)], axis=1
+).astype(np.uint8)
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)
+
+
+def _check_fields(cls: type, data: Mapping[str, Any], where: str) -> None:
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{where}: expected an object, got {type(data).__name__}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValueError(f"{where}: unknown field(s) {unknown}; valid fields are {sorted(names)}")
+
+
+@dataclass(frozen=True)
+class Transform:
+    """A layer modification: move (dx, dy), scale and rotate (degrees) about the image
+    centre, and an intensity ``gain`` (grey level for tissue and bone, Doppler
+    intensity for vascularity)."""
+
+    dx: float = 0.0
+    dy: float = 0.0
+    scale: float = 1.0
+    angle: float = 0.0
+    gain: float = 1.0
+
+    def __post_init__(self) -> None:
+        _check(self.scale > 0, f"scale must be > 0, got {self.scale}")
+        _check(self.gain > 0, f"gain must be > 0, got {self.gain}")
+        _check(abs(self.angle) <= 45, f"angle must be within +-45 degrees, got {self.angle}")
+        _check(max(abs(self.dx), abs(self.dy)) <= 0.5, f"dx, dy must be within +-0.5: {self}")
+
+    @property
+    def is_identity(self) -> bool:
+        return self == Transform()
+
+    def apply(self, x: float, y: float) -> tuple[float, float]:
+        """Where the layer point ``(x, y)`` lands in the image."""
+        a = math.radians(self.angle)
+        u, v = (x - PIVOT[0]) * self.scale, (y - PIVOT[1]) * self.scale
+        return (
+            PIVOT[0] + u * math.cos(a) - v * math.sin(a) + self.dx,
+            PIVOT[1] + u * math.sin(a) + v * math.cos(a) + self.dy,
+        )
+
+    def invert(self, x: float, y: float) -> tuple[float, float]:
+        """The layer point that lands on image point ``(x, y)`` (inverse of :meth:`apply`)."""
+        a = math.radians(self.angle)
+        u, v = x - PIVOT[0] - self.dx, y - PIVOT[1] - self.dy
+        return (
+            PIVOT[0] + (u * math.cos(a) + v * math.sin(a)) / self.scale,
+            PIVOT[1] + (-u * math.sin(a) + v * math.cos(a)) / self.scale,
+        )
+
+
+@dataclass(frozen=True)
+class JointTissue:
+    """Soft tissue of the dorsal MCP joint (depths are fractions of the image height).
+
+    The synovial recess is a bump of ``recess_height`` on the cartilage/bone
+    surface, centred ``recess_offset`` from the top of the metacarpal head
+    (negative = proximal), ``recess_width`` wide, leaning by ``recess_skew``
+    (-0.9..0.9, positive = longer distal slope).
+    """
+
+    skin_y: float = 0.04
+    skin_thickness: float = 0.014
+    tendon_gap: float = 0.03
+    """Fat between the extensor tendon and the bone or joint capsule below it."""
+    tendon_thickness: float = 0.07
+    recess_offset: float = -0.1
+    recess_width: float = 0.5
+    recess_height: float = 0.14
+    recess_skew: float = 0.2
+    cartilage_thickness: float = 0.018
+    transform: Transform = field(default_factory=Transform)
+
+    def __post_init__(self) -> None:
+        for name in ("skin_thickness", "tendon_thickness", "recess_width"):
+            _check(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("recess_height", "cartilage_thickness"):
+            _check(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)}")
+        _check(0 <= self.skin_y <= 0.5, f"skin_y must be within 0..0.5, got {self.skin_y}")
+        _check(self.tendon_gap >= 0, f"tendon_gap must be >= 0, got {self.tendon_gap}")
+        _check(abs(self.recess_skew) < 1, f"recess_skew must be within -0.9..0.9: {self}")
+
+
+@dataclass(frozen=True)
+class BoneSurface:
+    """Metacarpal head (left, proximal) and proximal phalanx base (right), with shadow."""
+
+    joint_x: float = 0.62
+    """Centre of the joint space."""
+    gap: float = 0.035
+    shaft_y: float = 0.6
+    """Depth of the metacarpal shaft cortex."""
+    head_radius: float = 0.22
+    head_rise: float = 0.08
+    """How far the top of the head stands above the shaft."""
+    phalanx_y: float = 0.56
+    lip: float = 0.025
+    """Height of the dorsal lip of the phalanx base."""
+    cortex: float = 0.012
+    """Thickness of the bright cortical line."""
+    transform: Transform = field(default_factory=Transform)
+
+    def __post_init__(self) -> None:
+        for name in ("gap", "head_radius", "cortex"):
+            _check(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("head_rise", "lip"):
+            _check(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("joint_x", "shaft_y", "phalanx_y"):
+            _check(0 <= getattr(self, name) <= 1, f"{name} = {getattr(self, name)} is outside 0..1")
+        _check(
+            self.head_rise < self.head_radius,
+            f"head_rise ({self.head_rise}) must be smaller than head_radius ({self.head_radius})",
+        )
+
+
+@dataclass(frozen=True)
+class Vessel:
+    """One power Doppler signal: an ellipse centred at ``(x, y)`` with radii ``rx, ry``.
+
+    ``kind`` is ``"spot"`` (a single vessel; the default size) or
+    ``"confluent"`` (drawn with a lobed outline). Whether the checker counts it
+    as single, confluent or large depends only on its share of the synovium.
+    ``intensity`` (0..1] moves the colour from red towards yellow.
+    """
+
+    x: float
+    y: float
+    rx: float = 0.01
+    ry: float = 0.01
+    kind: str = "spot"
+    intensity: float = 0.9
+    angle: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("x", "y"):
+            value = getattr(self, name)
+            _check(0 <= value <= 1, f"{name} = {value} is outside the canvas [0, 1]")
+        for name in ("rx", "ry"):
+            value = getattr(self, name)
+            _check(0 < value <= 0.5, f"{name} must be > 0 and <= 0.5, got {value}")
+        _check(self.kind in KINDS, f"kind must be one of {KINDS}, got {self.kind!r}")
+        _check(0 < self.intensity <= 1, f"intensity must be in (0, 1], got {self.intensity}")
+
+
+@dataclass(frozen=True)
+class Vascularity:
+    """The power Doppler layer: vessels drawn on top of the grey image."""
+
+    vessels: tuple[Vessel, ...] = ()
+    transform: Transform = field(default_factory=Transform)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "vessels", tuple(self.vessels))
+
+
+_LAYER_TYPES = {
+    "joint_tissue": JointTissue,
+    "bone_surface": BoneSurface,
+    "vascularity": Vascularity,
+}
+
+
+@dataclass(frozen=True)
+class Scene:
+    """A drawing: three layers and the grade it is meant to show."""
+
+    id: str
+    grade: int
+    joint_tissue: JointTissue = field(default_factory=JointTissue)
+    bone_surface: BoneSurface = field(default_factory=BoneSurface)
+    vascularity: Vascularity = field(default_factory=Vascularity)
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        _check(isinstance(self.id, str) and self.id != "", "id must be a non-empty string")
+        _check(self.grade in (0, 1, 2, 3), f"grade must be 0, 1, 2 or 3, got {self.grade!r}")
+
+    @property
+    def vessels(self) -> tuple[Vessel, ...]:
+        return self.vascularity.vessels
+
+    def layer(self, name: str) -> JointTissue | BoneSurface | Vascularity:
+        _check(name in LAYERS, f"unknown layer {name!r}; valid layers: {', '.join(LAYERS)}")
+        return getattr(self, name)
+
+    def with_vessels(self, vessels: Sequence[Vessel]) -> Scene:
+        """This scene with its vessels replaced (the vascularity transform is kept)."""
+        return dataclasses.replace(
+            self, vascularity=dataclasses.replace(self.vascularity, vessels=tuple(vessels))
+        )
+
+    def with_transform(self, layer: str, transform: Transform) -> Scene:
+        """This scene with ``layer``'s transform replaced."""
+        return dataclasses.replace(
+            self, **{layer: dataclasses.replace(self.layer(layer), transform=transform)}
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "grade": self.grade,
+            "description": self.description,
+            "layers": {name: dataclasses.asdict(getattr(self, name)) for name in LAYERS},
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "scene") -> Scene:
+        """Build and validate a scene; errors name the offending field, e.g.
+        ``scene.json: layers.vascularity.vessels[2]: rx must be > 0``."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"{source}: a scene must be a JSON object")
+        allowed = {"id", "grade", "description", "layers"}
+        unknown = sorted(set(data) - allowed)
+        _check(not unknown, f"{source}: unknown field(s) {unknown}; valid: {sorted(allowed)}")
+        for key in ("id", "grade", "layers"):
+            _check(key in data, f"{source}: missing field {key!r}")
+        layers = data["layers"]
+        _check(isinstance(layers, Mapping), f"{source}: layers must be an object")
+        bad = sorted(set(layers) - set(LAYERS))
+        _check(not bad, f"{source}: unknown layer(s) {bad} in layers; valid: {', '.join(LAYERS)}")
+        built: dict[str, Any] = {}
+        for name in LAYERS:
+            built[name] = _layer_from_dict(name, layers.get(name, {}), f"{source}: layers.{name}")
+        try:
+            return cls(
+                id=data["id"],
+                grade=data["grade"],
+                description=data.get("description", ""),
+                **built,
+            )
+        except ValueError as exc:
+            raise ValueError(f"{source}: {exc}") from None
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "scene") -> Scene:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{source}: not valid JSON ({exc})") from None
+        return cls.from_dict(data, source)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Scene:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"scene file {path} does not exist")
+        return cls.from_json(path.read_text(encoding="utf-8"), source=str(path))
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the scene as JSON, atomically."""
+        return files.write_text(path, self.to_json())
+
+
+def _build(cls: type, data: Mapping[str, Any], where: str) -> Any:
+    _check_fields(cls, data, where)
+    try:
+        return cls(**data)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{where}: {exc}") from None
+
+
+def _layer_from_dict(name: str, data: Mapping[str, Any], where: str) -> Any:
+    cls = _LAYER_TYPES[name]
+    _check_fields(cls, data, where)
+    data = dict(data)
+    if "transform" in data:
+        data["transform"] = _build(Transform, data["transform"], f"{where}.transform")
+    if name == "vascularity":
+        vessels = data.get("vessels", [])
+        _check(isinstance(vessels, list), f"{where}.vessels must be a list")
+        data["vessels"] = tuple(
+            _build(Vessel, v, f"{where}.vessels[{i}]") for i, v in enumerate(vessels)
+        )
+    return _build(cls, data, where)
+
+
+# ----------------------------------------------------------------------------- rendering
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A rendered scene: the image and the two masks the grade checker reads."""
+
+    rgb: np.ndarray
+    """uint8 (H, W, 3)."""
+    vascular: np.ndarray
+    """bool (H, W): power Doppler signal anywhere in the image."""
+    synovium: np.ndarray
+    """bool (H, W): the visible synovial recess."""
+
+
+@functools.lru_cache(maxsize=16)
+def _grid(size: int) -> np.ndarray:
+    """Pixel centres in normalised coordinates."""
+    return ((np.arange(size) + 0.5) / size).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=16)
+def _speckle_t(size: int) -> np.ndarray:
+    """A fixed, smooth noise field (unit variance, stored transposed) that gives tissue grain."""
+    noise = np.random.default_rng(20240417).standard_normal((size, size))
+    noise = ndimage.gaussian_filter(noise, sigma=max(0.7, size / 140))
+    return np.ascontiguousarray((noise / noise.std()).T, dtype=np.float32)
+
+
+@functools.lru_cache(maxsize=64)
+def _bone_profile(bone: BoneSurface) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bone surface depth per x (``_NO_BONE`` in the joint space), line thickness, and
+    the x-mask of the metacarpal head (where cartilage lies)."""
+    x = _XS
+    top = bone.shaft_y - bone.head_rise
+    r = bone.head_radius
+    cx = bone.joint_x - bone.gap / 2 - r
+    arc = top + r - np.sqrt(np.clip(r**2 - (x - cx) ** 2, 0, None))
+    metacarpal = _smooth(np.where(x <= cx, np.minimum(bone.shaft_y, arc), arc), 0.012)
+    metacarpal = np.where(x < bone.joint_x - bone.gap / 2, metacarpal, _NO_BONE)
+    x0 = bone.joint_x + bone.gap / 2
+    r2 = 0.05
+    base_top = bone.phalanx_y - bone.lip
+    corner = base_top + r2 - np.sqrt(np.clip(r2**2 - (x - x0 - r2) ** 2, 0, None))
+    lip = bone.phalanx_y - bone.lip * np.exp(-(((x - x0 - r2) / 0.07) ** 2))
+    phalanx = np.where(x < x0, _NO_BONE, np.where(x < x0 + r2, corner, lip))
+    surface = np.minimum(metacarpal, phalanx)
+    finite = surface < _NO_BONE
+    slope = np.gradient(np.where(finite, surface, top + r), _DX)
+    thickness = bone.cortex * np.clip(np.sqrt(1 + slope**2), 1, 3)
+    neck = cx - math.sqrt(r**2 - (r - bone.head_rise) ** 2)
+    head = (x >= neck) & (x < bone.joint_x - bone.gap / 2)
+    return surface, thickness, head
+
+
+def _smooth(values: np.ndarray, sigma: float) -> np.ndarray:
+    return ndimage.gaussian_filter1d(values, sigma / _DX, mode="nearest")
+
+
+@functools.lru_cache(maxsize=64)
+def _tissue_profile(tissue: JointTissue, bone: BoneSurface) -> np.ndarray:
+    """Depths of the tissue boundaries per x: skin top, skin bottom, tendon top, tendon
+    bottom, capsule top, recess top, cartilage top, bone; an (8, _NX) table."""
+    x = _XS
+    surface, thickness, head = _bone_profile(bone)
+    r = bone.head_radius
+    cx = bone.joint_x - bone.gap / 2 - r
+    floor = bone.shaft_y - bone.head_rise + r + 0.03
+    gap = surface >= _NO_BONE
+    bone_ref = np.where(gap, floor, surface)
+    cart = np.where(head, tissue.cartilage_thickness * thickness / bone.cortex, 0.0)
+    cart_top = bone_ref - cart
+    cart_top = np.where(gap & (np.abs(x - bone.joint_x) < 0.2), floor - 0.07, cart_top)
+    centre = cx + tissue.recess_offset
+    half = tissue.recess_width / 2
+    t = (x - centre) / (half * (1 + np.where(x < centre, -1, 1) * tissue.recess_skew))
+    bump = tissue.recess_height * np.cos(np.clip(t, -1, 1) * np.pi / 2) ** 1.5
+    inside = bump > 1e-4
+    recess_top = np.where(inside, np.minimum(_smooth(cart_top - bump, 0.035), cart_top), cart_top)
+    capsule_top = np.where(inside, recess_top - 0.01, recess_top)
+    bridged = np.interp(x, x[~gap], surface[~gap])
+    envelope = np.minimum(np.where(gap, bridged, capsule_top), bridged) - tissue.tendon_gap
+    tendon_bot = np.minimum(_smooth(envelope, 0.05), capsule_top - 0.004)
+    tendon_top = tendon_bot - tissue.tendon_thickness
+    skin_top = tissue.skin_y + 0.05 * (x - 0.5) ** 2
+    skin_bot = skin_top + tissue.skin_thickness
+    return np.stack(
+        [skin_top, skin_bot, tendon_top, tendon_bot, capsule_top, recess_top, cart_top, bone_ref]
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _tissue_tables(
+    tissue_key: tuple, bone_key: tuple, size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Boundaries (K, _NX) of the tissue regions at ``size`` (the tendon split into
+    fibrillar stripes), and per region: grey level, speckle strength x grey, is-synovium."""
+    tissue = _unkey(tissue_key)
+    base = _tissue_profile(tissue, _unkey(bone_key))
+    stripes = int(np.clip(round(tissue.tendon_thickness / max(0.012, 3.0 / size)), 1, 12))
+    inner = [base[2] + (base[3] - base[2]) * k / stripes for k in range(1, stripes)]
+    bounds = np.maximum.accumulate(np.vstack([base[:3], *inner, base[3:]]), axis=0)
+    tendon = [_GREY["tendon"] * (1.15 if k % 2 == 0 else 0.8) for k in range(stripes)]
+    names = ["gel", "skin", "subcutis", *["tendon"] * stripes, *_REGIONS[4:]]
+    grey = np.array(
+        [_GREY[n] for n in names[:3]] + tendon + [_GREY[n] for n in names[3 + stripes :]]
+    )
+    speckle = np.array([_SPECKLE[n] for n in names])
+    is_synovium = np.array([n == "synovium" for n in names])
+    return (
+        bounds.astype(np.float32),
+        grey.astype(np.float32),
+        (grey * speckle).astype(np.float32),
+        is_synovium,
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _bone_tables(bone_key: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """Boundaries (6, _NX) of the cortex line and the fading acoustic shadow, and their
+    grey levels (-1 = no bone: the tissue shows through)."""
+    surface, thickness, _ = _bone_profile(_unkey(bone_key))
+    bounds = np.stack(
+        [
+            surface,
+            surface + thickness / 2,
+            surface + thickness,
+            surface + thickness + 0.012,
+            surface + thickness + 0.026,
+            surface + thickness + 0.045,
+        ]
+    )
+    grey = np.array([-1, 245, 212, 58, 30, 14, 5], dtype=np.float32)
+    return bounds.astype(np.float32), grey
+
+
+def _column(x: np.ndarray) -> np.ndarray:
+    return np.clip(((x - _X0) / _DX + 0.5).astype(np.intp), 0, _NX - 1)
+
+
+def _runs(bounds: np.ndarray, transform: Transform, size: int) -> np.ndarray:
+    """Run lengths (W, K+1) of the K+1 regions down each pixel column of the layer,
+    moved and scaled by ``transform`` (its rotation is applied later).
+
+    Every profile is a function of x only, so without rotation a layer is a stack
+    of vertical runs: the boundary depths of each column map to row numbers.
+    """
+    g = _grid(size)
+    s = transform.scale
+    col = _column((g - PIVOT[0] - transform.dx) / s + PIVOT[0])
+    y = (bounds[:, col] - PIVOT[1]) * s + PIVOT[1] + transform.dy
+    rows = np.clip(np.ceil(y * size - 0.5), 0, size).astype(np.intp)
+    edges = np.vstack([np.zeros((1, size), np.intp), rows, np.full((1, size), size, np.intp)])
+    return np.ascontiguousarray(np.diff(edges, axis=0).T)
+
+
+def _paint(values: np.ndarray, runs: np.ndarray) -> np.ndarray:
+    """Fill the runs with their region's value: a (W, H) image (transposed)."""
+    size = runs.shape[0]
+    return np.repeat(np.tile(values, size), runs.ravel()).reshape(size, -1)
+
+
+def _rotation_index(transform: Transform, size: int) -> np.ndarray | None:
+    """Flat (W, H) indices that rotate an unrotated layer about its moved pivot
+    (nearest pixel; edges repeat), or ``None`` without rotation."""
+    if transform.angle == 0:
+        return None
+    g = _grid(size)
+    a = math.radians(transform.angle)
+    c, s = np.float32(math.cos(a)), np.float32(math.sin(a))
+    px, py = PIVOT[0] + transform.dx, PIVOT[1] + transform.dy
+    u = (g - px)[:, None]
+    v = (g - py)[None, :]
+    qx = np.clip(((px + c * u + s * v) * size).astype(np.intp), 0, size - 1)
+    qy = np.clip(((py - s * u + c * v) * size).astype(np.intp), 0, size - 1)
+    return qx * size + qy
+
+
+def _tissue_t(scene: Scene, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Transposed (W, H) grey levels and synovium mask of the joint tissue layer."""
+    tissue = scene.joint_tissue
+    bounds, grey, texture, is_synovium = _tissue_tables(
+        _static(tissue), _static(scene.bone_surface), size
+    )
+    tr = tissue.transform
+    runs = _runs(bounds, tr, size)
+    gain = np.float32(tr.gain)
+    image = _paint(grey * gain, runs) + _paint(texture * gain, runs) * _speckle_t(size)
+    synovium = _paint(is_synovium, runs)
+    index = _rotation_index(tr, size)
+    if index is not None:
+        image, synovium = image.ravel()[index], synovium.ravel()[index]
+    return image, synovium
+
+
+def _bone_t(scene: Scene, size: int) -> np.ndarray:
+    """Transposed (W, H) grey levels of the bone layer; negative where there is no bone."""
+    bone = scene.bone_surface
+    bounds, grey = _bone_tables(_static(bone))
+    runs = _runs(bounds, bone.transform, size)
+    image = _paint(grey * np.float32(bone.transform.gain), runs)
+    index = _rotation_index(bone.transform, size)
+    return image if index is None else image.ravel()[index]
+
+
+def _static(layer: Any) -> tuple:
+    """The layer's fields without its transform: the key of its cached profile tables."""
+    fields = [f.name for f in dataclasses.fields(layer) if f.name != "transform"]
+    return (type(layer), *((name, getattr(layer, name)) for name in fields))
+
+
+def _unkey(key: tuple) -> Any:
+    return key[0](**dict(key[1:]))
+
+
+def _placed_vessels(vascularity: Vascularity) -> list[Vessel]:
+    """The vessels where the vascularity transform puts them (centres may leave the canvas)."""
+    tr = vascularity.transform
+    placed = []
+    for v in vascularity.vessels:
+        x, y = tr.apply(v.x, v.y)
+        values = (x, y, v.rx * tr.scale, v.ry * tr.scale, v.kind, min(1.0, v.intensity * tr.gain))
+        placed.append(_vessel_unchecked(*values, v.angle + tr.angle))
+    return placed
+
+
+def _vessel_unchecked(*values: Any) -> Vessel:
+    vessel = object.__new__(Vessel)
+    for f, value in zip(dataclasses.fields(Vessel), values, strict=True):
+        object.__setattr__(vessel, f.name, value)
+    return vessel
+
+
+def _vessel_layer(vessels: Sequence[Vessel], size: int) -> np.ndarray:
+    """Doppler level per pixel (float32 (H, W), 0 = no signal).
+
+    All vessels are evaluated at once on equal boxes around their centres
+    (``(n, B, B)`` arrays), then merged into the canvas by maximum. Confluent
+    spots get a lobed rim, written with Chebyshev polynomials of the direction
+    (cos 3t, cos 5t) to avoid a per-pixel arctan.
+    """
+    level = np.zeros((size, size), dtype=np.float32)
+    if not vessels:
+        return level
+    table = np.array(
+        [(v.x, v.y, v.rx, v.ry, v.intensity, v.angle, v.kind == "confluent") for v in vessels],
+        dtype=np.float64,
+    )
+    cx, cy = table[:, 0] * size - 0.5, table[:, 1] * size - 0.5
+    rx, ry = np.maximum(table[:, 2] * size, 0.75), np.maximum(table[:, 3] * size, 0.75)
+    confluent = table[:, 6] > 0
+    reach = np.maximum(rx, ry) * np.where(confluent, 1.14, 1.0) + 1
+    box = int(2 * reach.max()) + 3
+    x0 = np.round(cx).astype(np.intp) - box // 2
+    y0 = np.round(cy).astype(np.intp) - box // 2
+    keep = (x0 + box > 0) & (x0 < size) & (y0 + box > 0) & (y0 < size)
+    if not keep.any():
+        return level
+    cx, cy, rx, ry, x0, y0 = cx[keep], cy[keep], rx[keep], ry[keep], x0[keep], y0[keep]
+    table, confluent = table[keep], confluent[keep]
+    steps = np.arange(box)
+    dx = (x0[:, None] + steps[None, :] - cx[:, None]).astype(np.float32)[:, None, :]
+    dy = (y0[:, None] + steps[None, :] - cy[:, None]).astype(np.float32)[:, :, None]
+    a = np.radians(table[:, 5])
+    cos, sin = (
+        np.cos(a).astype(np.float32)[:, None, None],
+        np.sin(a).astype(np.float32)[:, None, None],
+    )
+    u = dx * cos + dy * sin
+    w = dy * cos - dx * sin
+    rho2 = (u / rx.astype(np.float32)[:, None, None]) ** 2 + (
+        w / ry.astype(np.float32)[:, None, None]
+    ) ** 2
+    if confluent.any():
+        r = np.sqrt(u * u + w * w) + np.float32(1e-6)
+        c, s = u / r, w / r
+        c3, s3 = c * (4 * c * c - 3), s * (3 - 4 * s * s)
+        c5 = c * (16 * c**4 - 20 * c * c + 5)
+        s5 = s * (16 * s**4 - 20 * s * s + 5)
+        phase = 17.0 * table[:, 0] + 31.0 * table[:, 1]
+        p1 = [np.float32(f(phase))[:, None, None] for f in (np.cos, np.sin)]
+        p2 = [np.float32(f(2 * phase))[:, None, None] for f in (np.cos, np.sin)]
+        rim = 0.08 * (c3 * p1[0] - s3 * p1[1]) + 0.06 * (c5 * p2[0] - s5 * p2[1])
+        rim = 1 + rim * confluent.astype(np.float32)[:, None, None]
+        rho2 = rho2 / (rim * rim)
+    speckle = _speckle_t(size)
+    grain = speckle[
+        (x0[:, None, None] + steps[None, None, :]) % size,
+        (y0[:, None, None] + steps[None, :, None]) % size,
+    ]
+    value = table[:, 4].astype(np.float32)[:, None, None] * (0.3 + 0.7 * (1 - rho2))
+    value = np.where(rho2 <= 1, np.clip(value * (1 + 0.12 * grain), 0.02, 1.0), np.float32(0))
+    for k in range(len(value)):
+        ya, xa = max(y0[k], 0), max(x0[k], 0)
+        yb, xb = min(y0[k] + box, size), min(x0[k] + box, size)
+        target = level[ya:yb, xa:xb]
+        np.maximum(target, value[k, ya - y0[k] : yb - y0[k], xa - x0[k] : xb - x0[k]], out=target)
+    return level
+
+
+def _composite(grey_t: np.ndarray, doppler: np.ndarray) -> np.ndarray:
+    """RGB (H, W, 3) from transposed grey levels with the Doppler colours on top."""
+    grey = np.clip(grey_t, 0, 255).astype(np.uint8).T
+    rgb = np.stack([grey, grey, grey], axis=-1)
+    signal = doppler > 0
+    rgb[signal] = _PD_LUT[(doppler[signal] * 255).astype(np.intp)]
+    return rgb
+
+
+def render(scene: Scene, size: int = 224) -> Rendered:
+    """Composite the three layers at ``size`` x ``size`` pixels.
+
+    Returns the RGB image and the masks: ``vascular`` (any Doppler signal) and
+    ``synovium`` (the recess where the bone layer does not cover it). Pure
+    NumPy on cached profile tables; no per-pixel Python loops.
+    """
+    size = int(size)
+    _check(8 <= size <= 4096, f"size must be between 8 and 4096 pixels, got {size}")
+    tissue, synovium = _tissue_t(scene, size)
+    bone = _bone_t(scene, size)
+    no_bone = bone < 0
+    grey = np.where(no_bone, tissue, bone)
+    doppler = _vessel_layer(_placed_vessels(scene.vascularity), size)
+    return Rendered(
+        rgb=_composite(grey, doppler),
+        vascular=doppler > 0,
+        synovium=np.ascontiguousarray((synovium & no_bone).T),
+    )
+
+
+def render_layers(scene: Scene, size: int = 224) -> dict[str, np.ndarray]:
+    """Each layer on its own (RGB uint8), as in the study's Figure 2: joint tissue,
+    bone surface (on black) and vascularity (on black)."""
+    tissue, _ = _tissue_t(scene, size)
+    bone = _bone_t(scene, size)
+    doppler = _vessel_layer(_placed_vessels(scene.vascularity), size)
+    none = np.zeros((size, size), dtype=np.float32)
+    return {
+        "joint_tissue": _composite(tissue, none),
+        "bone_surface": _composite(np.maximum(bone, 0), none),
+        "vascularity": _composite(none, doppler),
+    }
+
+
+def check(scene: Scene, size: int = 224) -> GradeResult:
+    """Grade a scene's drawing (rendered at ``max(size, CHECK_MIN_SIZE)``)."""
+    rendered = render(scene, max(int(size), CHECK_MIN_SIZE))
+    return grade_from_masks(rendered.vascular, rendered.synovium)
+
+
+# ----------------------------------------------------------------------------- scenes
+
+
+@functools.lru_cache(maxsize=1)
+def _basic_scenes() -> tuple[Scene, ...]:
+    folder = resources.files("synovis_lib").joinpath("data", "scenes")
+    scenes = [
+        Scene.from_json(p.read_text(encoding="utf-8"), source=f"data/scenes/{p.name}")
+        for p in folder.iterdir()
+        if p.name.endswith(".json")
+    ]
+    return tuple(sorted(scenes, key=lambda s: (s.grade, s.id)))
+
+
+def load_basic_scenes() -> list[Scene]:
+    """The 17 basic scenes (grades 0/1/2/3: 5/4/4/4) shipped in ``synovis_lib/data/scenes``,
+    sorted by grade, then id."""
+    return list(_basic_scenes())
+
+
+def basic_scene(scene_id: str) -> Scene:
+    """One basic scene by id (e.g. ``"g1_three_spots"``)."""
+    for scene in _basic_scenes():
+        if scene.id == scene_id:
+            return scene
+    ids = [s.id for s in _basic_scenes()]
+    raise ValueError(f"unknown basic scene {scene_id!r}; choose one of {ids}")
+
+
+def place_vessels(
+    scene: Scene,
+    n: int,
+    kind: str = "spot",
+    seed: int = 0,
+    rx: float | None = None,
+    ry: float | None = None,
+    min_distance: float = 0.015,
+    intensity: float = 0.9,
+) -> Scene:
+    """``scene`` with ``n`` more vessels at random places inside its visible synovium.
+
+    Spots default to radius 0.01, confluent spots to 0.045 x 0.028. Each new
+    vessel lies wholly inside the synovium (as rendered at 224 px) with a gap of
+    more than ``min_distance`` to every other vessel, so counts stay what you
+    asked for. Raises ``ValueError`` when the synovium has no room left.
+    Used by ``notebooks/01_eular_omeract_scoring.ipynb`` for its worked examples.
+    """
+    _check(kind in KINDS, f"kind must be one of {KINDS}, got {kind!r}")
+    default = (0.01, 0.01) if kind == "spot" else (0.045, 0.028)
+    rx, ry = rx or default[0], ry or default[1]
+    size = 224
+    rendered = render(scene, size)
+    synovium, taken = rendered.synovium, rendered.vascular
+    room = ndimage.distance_transform_edt(synovium) / size
+    tr = scene.vascularity.transform
+    rng = np.random.default_rng(seed)
+    vessels = list(scene.vessels)
+    for _ in range(n):
+        clear = ndimage.distance_transform_edt(~taken) / size
+        ys, xs = np.nonzero((room >= min(rx, ry) * tr.scale) & (clear > min_distance))
+        for k in rng.permutation(len(xs)):
+            x, y = (xs[k] + 0.5) / size, (ys[k] + 0.5) / size
+            candidate = _vessel_unchecked(x, y, rx * tr.scale, ry * tr.scale, kind, intensity, 0.0)
+            footprint = _vessel_layer([candidate], size) > 0
+            if not (footprint & ~synovium).any() and clear[footprint].min() > min_distance:
+                break
+        else:
+            raise ValueError(f"no room for another {kind} in the synovium of scene {scene.id!r}")
+        lx, ly = tr.invert(x, y)
+        vessels.append(Vessel(round(lx, 4), round(ly, 4), rx, ry, kind, intensity))
+        taken = taken | footprint
+    return scene.with_vessels(vessels)
+
+
+# ----------------------------------------------------------------------------- variants
+
+_OPS = ("move", "scale", "rotate", "intensity")
+
+
+def _compose(values: dict[str, float], mod: Mapping[str, Any]) -> None:
+    """Fold one modification into a layer's transform fields (in place)."""
+    op = mod["op"]
+    if op == "move":
+        values["dx"] += mod["dx"]
+        values["dy"] += mod["dy"]
+    elif op == "scale":
+        values["scale"] *= mod["factor"]
+    elif op == "rotate":
+        values["angle"] += mod["degrees"]
+    elif op == "intensity":
+        values["gain"] *= mod["gain"]
+    else:
+        raise ValueError(f"unknown modification op {op!r}; valid: {[*_OPS, 'move_spots']}")
+
+
+def apply_modifications(scene: Scene, modifications: Sequence[Mapping[str, Any]]) -> Scene:
+    """Apply modifications (the ``modifications`` JSON of a provenance row) to a scene.
+
+    Each is ``{"layer": ..., "op": "move", "dx", "dy"}``, ``"scale"`` (``factor``),
+    ``"rotate"`` (``degrees``), ``"intensity"`` (``gain``) or, for the
+    vascularity layer, ``"move_spots"`` (each spot moved by up to ``max``,
+    drawn from ``seed``).
+    """
+    transforms: dict[str, dict[str, float]] = {}
+    vessels = scene.vessels
+    for i, mod in enumerate(modifications):
+        layer = mod.get("layer")
+        _check(layer in LAYERS, f"modifications[{i}]: unknown layer {layer!r}; valid: {LAYERS}")
+        try:
+            if mod.get("op") == "move_spots":
+                _check(
+                    layer == "vascularity", "move_spots moves vessels: layer must be vascularity"
+                )
+                rng = np.random.default_rng(mod["seed"])
+                shifts = rng.uniform(-mod["max"], mod["max"], size=(len(vessels), 2))
+                vessels = tuple(
+                    Vessel(
+                        min(max(v.x + sx, 0.0), 1.0),
+                        min(max(v.y + sy, 0.0), 1.0),
+                        v.rx,
+                        v.ry,
+                        v.kind,
+                        v.intensity,
+                        v.angle,
+                    )
+                    for v, (sx, sy) in zip(vessels, shifts.tolist(), strict=True)
+                )
+                continue
+            if layer not in transforms:
+                transforms[layer] = dataclasses.asdict(scene.layer(layer).transform)
+            _compose(transforms[layer], mod)
+        except (KeyError, ValueError) as exc:
+            raise ValueError(f"modifications[{i}] ({mod}): {exc}") from None
+    layers = {name: getattr(scene, name) for name in LAYERS}
+    for name, values in transforms.items():
+        try:
+            layers[name] = dataclasses.replace(layers[name], transform=Transform(**values))
+        except ValueError as exc:
+            raise ValueError(f"modifications of {name}: {exc}") from None
+    if vessels is not scene.vessels:
+        layers["vascularity"] = dataclasses.replace(layers["vascularity"], vessels=vessels)
+    return dataclasses.replace(scene, **layers)
+
+
+_RANGES = {
+    "joint_tissue": {"move": 0.05, "scale": 0.1, "rotate": 6.0, "intensity": 0.2},
+    "bone_surface": {"move": 0.035, "scale": 0.08, "rotate": 5.0, "intensity": 0.2},
+    "vascularity": {"move": 0.035, "scale": 0.12, "rotate": 8.0, "intensity": 0.3},
+}
+"""Largest modification per layer and op: move (+-dx, dy), scale (1 +- f), rotate (+-deg),
+intensity (gain 1 +- g)."""
+_SPOT_MOVE = 0.015
+"""Largest independent move of each vessel in a ``move_spots`` modification."""
+
+
+def draw_modifications(rng: np.random.Generator, n_vessels: int = 0) -> list[dict[str, Any]]:
+    """Random modifications of one or more layers (rounded, so provenance replays exactly)."""
+    n_layers = int(rng.integers(1, 4))
+    layers = sorted(rng.choice(len(LAYERS), size=n_layers, replace=False))
+    mods: list[dict[str, Any]] = []
+    for index in layers:
+        layer = LAYERS[index]
+        ops = list(_OPS) + (["move_spots"] if layer == "vascularity" and n_vessels else [])
+        chosen = rng.choice(len(ops), size=int(rng.integers(1, 3)), replace=False)
+        for k in sorted(chosen):
+            op, r = ops[k], _RANGES[layer]
+            if op == "move":
+                dx, dy = rng.uniform(-r["move"], r["move"], size=2)
+                mods.append({"layer": layer, "op": op, "dx": round(dx, 4), "dy": round(dy, 4)})
+            elif op == "scale":
+                mods.append(
+                    {
+                        "layer": layer,
+                        "op": op,
+                        "factor": round(1 + rng.uniform(-1, 1) * r["scale"], 4),
+                    }
+                )
+            elif op == "rotate":
+                mods.append(
+                    {
+                        "layer": layer,
+                        "op": op,
+                        "degrees": round(rng.uniform(-1, 1) * r["rotate"], 3),
+                    }
+                )
+            elif op == "intensity":
+                mods.append(
+                    {
+                        "layer": layer,
+                        "op": op,
+                        "gain": round(1 + rng.uniform(-1, 1) * r["intensity"], 4),
+                    }
+                )
+            else:
+                mods.append(
+                    {"layer": layer, "op": op, "seed": int(rng.integers(2**31)), "max": _SPOT_MOVE}
+                )
+    return mods
+
+
+def _render_at(scene: Scene, size: int) -> tuple[np.ndarray, GradeResult]:
+    """RGB at ``size`` and the grade checked at ``max(size, CHECK_MIN_SIZE)``."""
+    check_size = max(size, CHECK_MIN_SIZE)
+    rendered = render(scene, check_size)
+    result = grade_from_masks(rendered.vascular, rendered.synovium)
+    rgb = rendered.rgb
+    if check_size != size:
+        rgb = np.asarray(Image.fromarray(rgb).resize((size, size), Image.Resampling.BOX))
+    return rgb, result
+
+
+def derive_variant(
+    scene: Scene, rng: np.random.Generator, size: int = 224, max_attempts: int = MAX_ATTEMPTS
+) -> tuple[np.ndarray, list[dict[str, Any]], GradeResult, int]:
+    """One checked variant of ``scene``: ``(rgb, modifications, grade_result, attempts)``.
+
+    Draws modifications from ``rng`` until the grade checker confirms
+    ``scene.grade``; raises ``RuntimeError`` naming the scene after ``max_attempts``.
+    """
+    for attempt in range(1, max_attempts + 1):
+        mods = draw_modifications(rng, len(scene.vessels))
+        rgb, result = _render_at(apply_modifications(scene, mods), size)
+        if result.grade == scene.grade:
+            return rgb, mods, result, attempt
+    raise RuntimeError(
+        f"no variant of scene {scene.id!r} kept grade {scene.grade} in {max_attempts} draws"
+    )
+
+
+@dataclass
+class TrainingSet:
+    """Artificial training images with labels and where each came from."""
+
+    images: np.ndarray
+    """uint8 (N, H, W, 3)."""
+    labels: np.ndarray
+    """int64 (N,): the grade 0-3."""
+    provenance: pd.DataFrame
+    """One row per image: id, grade, basic_scene, modifications (JSON), seed, attempts,
+    n_single, n_confluent, n_large, coverage."""
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def counts(self) -> dict[int, int]:
+        """Images per grade."""
+        return {g: int((self.labels == g).sum()) for g in range(4)}
+
+
+def _normalise_counts(counts: Mapping[int, int] | Sequence[int] | None) -> dict[int, int]:
+    if counts is None:
+        return dict(PAPER_COUNTS)
+    if not isinstance(counts, Mapping):
+        counts = list(counts)
+        _check(len(counts) == 4, f"counts needs 4 numbers (grades 0-3), got {counts}")
+        counts = dict(enumerate(counts))
+    result = {int(g): int(n) for g, n in counts.items()}
+    _check(set(result) <= {0, 1, 2, 3}, f"counts keys must be grades 0-3, got {sorted(result)}")
+    _check(all(n >= 0 for n in result.values()), f"counts must be >= 0, got {result}")
+    return {g: result.get(g, 0) for g in range(4)}
+
+
+def generate_training_set(
+    seed: int = 0,
+    size: int = 224,
+    counts: Mapping[int, int] | Sequence[int] | None = None,
+    scenes: Sequence[Scene] | None = None,
+    progress: bool = False,
+) -> TrainingSet:
+    """Derive checked variants of the basic scenes: ``counts[g]`` images of grade ``g``.
+
+    Image ``i`` of grade ``g`` comes from basic scene ``i mod k`` (the ``k``
+    scenes of that grade, in id order) and its own random stream
+    ``default_rng([seed, g, i])``, so the same parameters give the same images
+    byte for byte and a smaller ``counts`` gives a prefix of a larger one.
+    ``counts`` defaults to the study's 212/236/222/200. Taught in
+    ``notebooks/02_artificial_training_set.ipynb``.
+    """
+    counts = _normalise_counts(counts)
+    scenes = list(scenes) if scenes is not None else load_basic_scenes()
+    by_grade = {g: [s for s in scenes if s.grade == g] for g in range(4)}
+    for g, n in counts.items():
+        _check(n == 0 or by_grade[g], f"no basic scene of grade {g} to derive {n} images from")
+    jobs = [
+        (by_grade[g][i % len(by_grade[g])], [seed, g, i], f"art_g{g}_{i:04d}")
+        for g in range(4)
+        for i in range(counts[g])
+    ]
+    return _derive_all(jobs, seed, size, progress)
+
+
+def variants_of(scene: Scene, n: int, seed: int = 0, size: int = 224) -> TrainingSet:
+    """``n`` checked variants of one scene (e.g. a new drawing modelled on a misclassified
+    image, as the study's second model did), with provenance like
+    :func:`generate_training_set`; variant ``i`` draws from ``default_rng([seed, 9, i])``."""
+    jobs = [(scene, [seed, 9, i], f"{scene.id}_v{i:03d}") for i in range(n)]
+    return _derive_all(jobs, seed, size, False)
+
+
+def _derive_all(
+    jobs: Sequence[tuple[Scene, list[int], str]], seed: int, size: int, progress: bool
+) -> TrainingSet:
+    from tqdm.auto import tqdm
+
+    images = np.empty((len(jobs), size, size, 3), dtype=np.uint8)
+    rows = []
+    for k, (scene, stream, image_id) in enumerate(
+        tqdm(jobs, desc="artificial images", disable=not progress)
+    ):
+        rgb, mods, result, attempts = derive_variant(scene, np.random.default_rng(stream), size)
+        images[k] = rgb
+        rows.append(
+            {
+                "id": image_id,
+                "grade": scene.grade,
+                "basic_scene": scene.id,
+                "modifications": json.dumps(mods, separators=(",", ":")),
+                "seed": seed,
+                "attempts": attempts,
+                "n_single": result.n_single,
+                "n_confluent": result.n_confluent,
+                "n_large": result.n_large,
+                "coverage": round(result.coverage, 4),
+            }
+        )
+    provenance = pd.DataFrame(rows, columns=_PROVENANCE_COLUMNS)
+    return TrainingSet(images, provenance["grade"].to_numpy(np.int64), provenance)
+
+
+_PROVENANCE_COLUMNS = [
+    "id",
+    "grade",
+    "basic_scene",
+    "modifications",
+    "seed",
+    "attempts",
+    "n_single",
+    "n_confluent",
+    "n_large",
+    "coverage",
+]
+
+
+def variant_scene(row: Mapping[str, Any]) -> Scene:
+    """Rebuild the scene of one provenance row (its basic scene plus its modifications)."""
+    return apply_modifications(basic_scene(row["basic_scene"]), json.loads(row["modifications"]))
+
+
+def rerender(row: Mapping[str, Any], size: int) -> np.ndarray:
+    """The image of one provenance row, rebuilt from its basic scene and modifications
+    (byte-identical to the generated one at the same ``size``)."""
+    rgb, _ = _render_at(variant_scene(row), int(size))
+    return rgb
+
+
+def modification_summary(provenance: pd.DataFrame) -> pd.DataFrame:
+    """How often each layer received each kind of modification (rows: layers, columns: ops)."""
+    records = [
+        (mod["layer"], mod["op"])
+        for text in provenance["modifications"]
+        for mod in json.loads(text)
+    ]
+    table = pd.crosstab(
+        pd.Series([r[0] for r in records], name="layer"),
+        pd.Series([r[1] for r in records], name="modification"),
+    )
+    return table.reindex(index=list(LAYERS), fill_value=0)
+
+
+# ----------------------------------------------------------------------------- storage
+
+
+def save_training_set(training_set: TrainingSet, path: str | os.PathLike) -> Path:
+    """Write ``path`` (.npz: images, labels) and ``path`` with ``.csv`` (provenance), atomically."""
+    path = Path(path)
+    with files.atomic_write(path.with_suffix(".csv")) as tmp:
+        training_set.provenance.to_csv(tmp, index=False)
+    with files.atomic_write(path) as tmp, open(tmp, "wb") as handle:
+        np.savez_compressed(handle, images=training_set.images, labels=training_set.labels)
+    return path
+
+
+def load_training_set(path: str | os.PathLike) -> TrainingSet:
+    """Read a training set written by :func:`save_training_set`."""
+    path = Path(path)
+    for p in (path, path.with_suffix(".csv")):
+        if not p.is_file():
+            raise FileNotFoundError(f"training set file {p} does not exist")
+    with np.load(path) as data:
+        images, labels = data["images"], data["labels"].astype(np.int64)
+    provenance = pd.read_csv(path.with_suffix(".csv"), keep_default_na=False)
+    if len(provenance) != len(labels):
+        raise ValueError(f"{path}: {len(labels)} images but {len(provenance)} provenance rows")
+    return TrainingSet(images, labels, provenance)
+
+
+def training_set_for(profile: Any, seed: int | None = None) -> TrainingSet:
+    """The artificial training set of a profile (``image_size``, ``train_counts``, ``seed``),
+    built once and then loaded from the cache (see :mod:`synovis_lib.cache`)."""
+    from synovis_lib import cache
+
+    params = {
+        "seed": int(profile.seed if seed is None else seed),
+        "size": int(profile.image_size),
+        "counts": [int(c) for c in profile.train_counts],
+        "format": FORMAT_VERSION,
+    }
+    return cache.cached(
+        "training_set",
+        params,
+        build=lambda: generate_training_set(
+            params["seed"], params["size"], params["counts"], progress=True
+        ),
+        save=save_training_set,
+        load=load_training_set,
+        suffix=".npz",
+    )
+
+
+def write_image_folder(training_set: TrainingSet, out: str | os.PathLike) -> Path:
+    """Write ``out/grade_<g>/<id>.png`` for every image plus ``out/manifest.csv``, atomically
+    (an ImageFolder layout that ``torchvision.datasets.ImageFolder`` reads). An existing
+    ``out`` is replaced only if it is empty or an earlier output (it has a manifest.csv)."""
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not (out / "manifest.csv").is_file():
+        raise FileExistsError(
+            f"{out} exists and is not an image folder written by synovis (no manifest.csv); "
+            "choose a new or empty folder"
+        )
+    with files.atomic_dir(out) as tmp:
+        paths = []
+        for image, row in zip(
+            training_set.images, training_set.provenance.itertuples(), strict=True
+        ):
+            relative = Path(f"grade_{row.grade}") / f"{row.id}.png"
+            (tmp / relative.parent).mkdir(exist_ok=True)
+            Image.fromarray(image).save(tmp / relative, format="PNG")
+            paths.append(relative.as_posix())
+        manifest = training_set.provenance.assign(file=paths)
+        manifest.to_csv(tmp / "manifest.csv", index=False)
+    return out
+
+
+def _cli_generate(args: argparse.Namespace) -> int:
+    counts = dict(enumerate(args.counts))
+    training_set = generate_training_set(args.seed, args.size, counts, progress=True)
+    out = write_image_folder(training_set, args.out)
+    print(f"wrote {len(training_set)} images {training_set.counts()} to {out}")
+    return 0
+
+
+def add_cli(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``synovis generate``."""
+    p = subparsers.add_parser(
+        "generate", help="write the artificial training set as an ImageFolder + manifest.csv"
+    )
+    p.add_argument("--out", required=True, type=Path, help="output folder (replaced atomically)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same bytes)")
+    p.add_argument("--size", type=int, default=224, help="image size in pixels")
+    p.add_argument(
+        "--counts",
+        type=int,
+        nargs=4,
+        default=list(PAPER_COUNTS.values()),
+        metavar=("G0", "G1", "G2", "G3"),
+        help="images per grade (default: the study's 212 236 222 200)",
+    )
+    p.set_defaults(func=_cli_generate)
