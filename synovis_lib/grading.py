@@ -159,12 +159,33 @@ def signal_components(
     return labels, _classify(labels, n, int(synovium.sum()), rules)
 
 
-def _is_grade_1(n_single: int, n_confluent: int, rules: GradingRules) -> bool:
+def grade_from_counts(
+    n_single: int,
+    n_confluent: int,
+    n_large: int,
+    coverage: float,
+    rules: GradingRules | None = None,
+) -> int:
+    """The grade of a signal pattern given as counts and coverage (the rules without masks).
+
+    :func:`grade_from_masks` counts the regions of a drawing and calls this;
+    the simulated raters (:mod:`synovis_lib.raters`) call it on the counts they
+    *perceive*, so people and pixels are graded by one set of rules.
+    """
+    rules = rules or load_rules()
+    if n_single + n_confluent + n_large == 0:
+        return 0
+    if coverage > rules.grade_3_coverage_above:
+        return 3
+    if n_large:
+        return 2
     if n_confluent == 0:
-        return n_single <= rules.max_single_alone
-    if n_confluent == 1:
-        return n_single <= rules.max_single_with_one_confluent
-    return n_confluent <= rules.max_confluent_alone and n_single == 0
+        within = n_single <= rules.max_single_alone
+    elif n_confluent == 1:
+        within = n_single <= rules.max_single_with_one_confluent
+    else:
+        within = n_confluent <= rules.max_confluent_alone and n_single == 0
+    return 1 if within else 2
 
 
 def grade_from_masks(
@@ -191,33 +212,25 @@ def grade_from_masks(
     kinds = [c.kind for c in components]
     n_single, n_confluent, n_large = (kinds.count(k) for k in ("single", "confluent", "large"))
 
-    if not components:
-        grade, rule = 0, "no signal inside the synovium"
-    elif coverage > rules.grade_3_coverage_above:
-        grade, rule = (
-            3,
-            f"signal covers more than {rules.grade_3_coverage_above:.0%} of the synovium",
-        )
+    grade = grade_from_counts(n_single, n_confluent, n_large, coverage, rules)
+    if grade == 0:
+        rule = "no signal inside the synovium"
+    elif grade == 3:
+        rule = f"signal covers more than {rules.grade_3_coverage_above:.0%} of the synovium"
+    elif grade == 1:
+        rule = "within the grade-1 spot counts"
     elif n_large:
-        grade, rule = (
-            2,
-            (
-                f"a region covers >= {rules.large_region_fraction:.0%} of the synovium "
-                f"(graded by coverage, not a confluent spot), coverage <= "
-                f"{rules.grade_3_coverage_above:.0%}"
-            ),
+        rule = (
+            f"a region covers >= {rules.large_region_fraction:.0%} of the synovium "
+            f"(graded by coverage, not a confluent spot), coverage <= "
+            f"{rules.grade_3_coverage_above:.0%}"
         )
-    elif _is_grade_1(n_single, n_confluent, rules):
-        grade, rule = 1, "within the grade-1 spot counts"
     else:
-        grade, rule = (
-            2,
-            (
-                f"more than grade 1 (> {rules.max_single_alone} single, "
-                f"> {rules.max_confluent_alone} confluent, or 1 confluent + "
-                f"> {rules.max_single_with_one_confluent} single), coverage <= "
-                f"{rules.grade_3_coverage_above:.0%}"
-            ),
+        rule = (
+            f"more than grade 1 (> {rules.max_single_alone} single, "
+            f"> {rules.max_confluent_alone} confluent, or 1 confluent + "
+            f"> {rules.max_single_with_one_confluent} single), coverage <= "
+            f"{rules.grade_3_coverage_above:.0%}"
         )
     explanation = (
         f"grade {grade}: {rule}. Inside the synovium: {n_single} single spot(s), "

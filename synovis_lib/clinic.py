@@ -1,0 +1,519 @@
+"""The clinical test set: a simulated clinic, or your own images and rater scores.
+
+The study tested on 156 power Doppler images of MCP joints from 74 patients,
+graded by two experts, a third adjudicating their 29 disagreements; the
+consensus labels were grade 0/1/2/3: 43/41/67/5. Those images are not public.
+:func:`simulate_cohort` builds a stand-in: realistic screenshots from
+:mod:`synovis_lib.ultrasound`, graded by simulated raters from
+:mod:`synovis_lib.raters` and adjudicated by the study's rule
+(:func:`synovis_lib.agreement.adjudicate`). :func:`load_clinic` reads real
+images and a rater CSV into the same :class:`Cohort`, and
+``synovis simulate-clinic`` writes a simulated cohort in that very format, so
+the simulated and the real path are one code path.
+
+Taught in ``notebooks/03_clinical_images_and_raters.ipynb``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import re
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+from tqdm.auto import tqdm
+
+from synovis_lib.agreement import adjudicate
+from synovis_lib.cache import cached
+from synovis_lib.files import atomic_dir, atomic_write
+from synovis_lib.grading import load_rules
+from synovis_lib.profiles import Profile
+from synovis_lib.raters import DEFAULT_RATERS, RaterProfile, read_by_all
+from synovis_lib.ultrasound import GradedScene, sample_examination, sample_scene, screenshot
+
+N_PATIENTS = 74
+CONSENSUS_COUNTS = (43, 41, 67, 5)
+"""The study's test set: images per consensus grade 0..3 (156 in all)."""
+MAX_IMAGES_PER_PATIENT = 4
+TRUE_GIVEN_CONSENSUS = np.array(
+    [
+        [0.80, 0.20, 0.00, 0.00],
+        [0.20, 0.60, 0.20, 0.00],
+        [0.00, 0.15, 0.75, 0.10],
+        [0.00, 0.00, 0.50, 0.50],
+    ]
+)
+"""Proposal for an image's true grade given its consensus slot (rows: consensus 0..3)."""
+SIMULATOR_VERSION = 1
+"""Bumped whenever the simulator's output changes, so cached cohorts are rebuilt."""
+
+LABELS_FILE = "labels.csv"
+COLUMNS = ("image", "patient_id", "rater_1", "rater_2", "rater_3", "consensus", "true_grade")
+REQUIRED_COLUMNS = ("image", "patient_id", "rater_1", "rater_2")
+OPTIONAL_COLUMNS = ("rater_3", "true_grade")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm")
+GRADE_COLUMNS = ("rater_1", "rater_2", "rater_3", "consensus", "true_grade")
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """Test images and their grades.
+
+    ``table`` has one row per image (columns :data:`COLUMNS`; grades are
+    nullable ``Int64``: ``rater_3`` is NA where raters 1 and 2 agree,
+    ``consensus`` where there is no majority yet, ``true_grade`` for real
+    images). ``images`` is uint8 ``(N, H, W, 3)`` in the table's order.
+    ``source`` says where they came from (``"simulated"`` or the folder).
+    """
+
+    table: pd.DataFrame
+    images: np.ndarray
+    source: str
+
+    def __post_init__(self) -> None:
+        if len(self.table) != len(self.images):
+            raise ValueError(f"{len(self.table)} table rows but {len(self.images)} images")
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def consensus_counts(self) -> pd.Series:
+        """Images per consensus grade 0..3 (NA not counted)."""
+        counts = self.table["consensus"].value_counts()
+        return counts.reindex(range(4), fill_value=0).rename("images")
+
+
+# --------------------------------------------------------------------------- simulation
+
+
+def _images_per_patient(rng: np.random.Generator, n_patients: int, n_images: int) -> np.ndarray:
+    if not n_patients <= n_images <= MAX_IMAGES_PER_PATIENT * n_patients:
+        raise ValueError(
+            f"{n_images} images cannot come from {n_patients} patients with 1 to "
+            f"{MAX_IMAGES_PER_PATIENT} images each"
+        )
+    counts = np.ones(n_patients, dtype=int)
+    for _ in range(n_images - n_patients):
+        open_ = np.flatnonzero(counts < MAX_IMAGES_PER_PATIENT)
+        counts[rng.choice(open_)] += 1
+    return counts
+
+
+def _consensus_slots(
+    rng: np.random.Generator, patient: np.ndarray, counts: tuple[int, ...]
+) -> np.ndarray:
+    """Deal the consensus grades to images: sicker patients get higher grades on all joints."""
+    activity = rng.standard_normal(patient.max() + 1)[patient] + 0.6 * rng.standard_normal(
+        patient.size
+    )
+    slots = np.empty(patient.size, dtype=int)
+    slots[np.argsort(activity, kind="stable")] = np.repeat(np.arange(len(counts)), counts)
+    return slots
+
+
+def _grade_table(values: dict[str, object]) -> pd.DataFrame:
+    table = pd.DataFrame(values)
+    for column in GRADE_COLUMNS:
+        table[column] = pd.array(table[column], dtype="Int64")
+    return table[list(COLUMNS)]
+
+
+def simulate_cohort(
+    seed: int = 0,
+    size: int = 224,
+    *,
+    n_patients: int = N_PATIENTS,
+    consensus_counts: tuple[int, ...] = CONSENSUS_COUNTS,
+    raters: tuple[RaterProfile, RaterProfile, RaterProfile] = DEFAULT_RATERS,
+    progress: bool = False,
+) -> Cohort:
+    """A simulated clinic: 156 screenshots from 74 patients with three raters' grades.
+
+    How it is built (and why the consensus counts come out exact):
+
+    1. each patient gets 1-4 images (156 in all), one examination (scanner and
+       settings) and a disease activity;
+    2. the study's consensus counts (43/41/67/5 by default) are dealt out to
+       the images in order of activity, so a patient's joints resemble each
+       other; these counts are therefore *fixed by design*, not an outcome;
+    3. for each image a true grade is proposed from
+       :data:`TRUE_GIVEN_CONSENSUS` given its consensus slot, a joint with
+       that ground truth is simulated (:func:`synovis_lib.ultrasound.sample_scene`)
+       and all three raters read it (:func:`synovis_lib.raters.read_by_all`);
+    4. the draw is kept only if the study's rule
+       (:func:`synovis_lib.agreement.adjudicate`: raters 1 and 2, rater 3
+       where they differ) gives the slot's consensus; otherwise the image is
+       drawn again (rejection sampling).
+
+    So the consensus labels match the study exactly, while the agreement
+    between raters 1 and 2 (kappa, number of disagreements) and the
+    consensus-vs-truth errors are genuine outcomes of the image and rater
+    models. The true grades follow the proposal table, thinned by the
+    rejection step (a proposal far from what the raters would say is rarely
+    kept). Rater 3's grade is kept only where raters 1 and 2 differ, as in
+    the study.
+
+    ``size`` only sets the render size: grades are decided on a fixed
+    224-pixel grid (:data:`synovis_lib.ultrasound.LABEL_SIZE`), so the table
+    is the same at every size. ``progress`` shows a progress bar while
+    rendering.
+    """
+    if size < 32:
+        raise ValueError(f"size must be at least 32 px, got {size}")
+    if len(consensus_counts) != 4 or min(consensus_counts) < 0:
+        raise ValueError(f"consensus_counts needs 4 non-negative counts, got {consensus_counts}")
+    rng = np.random.default_rng(seed)
+    rules = load_rules()
+    n_images = int(sum(consensus_counts))
+    per_patient = _images_per_patient(rng, n_patients, n_images)
+    patient = np.repeat(np.arange(n_patients), per_patient)
+    exams = [sample_examination(rng) for _ in range(n_patients)]
+    slots = _consensus_slots(rng, patient, consensus_counts)
+
+    scenes: list[GradedScene | None] = [None] * n_images
+    grades = np.zeros((n_images, 3), dtype=int)
+    pending = np.arange(n_images)
+    for _ in range(200):
+        drawn = []
+        for i in pending:
+            truth = int(rng.choice(4, p=TRUE_GIVEN_CONSENSUS[slots[i]]))
+            scene = sample_scene(rng, exams[patient[i]], truth)
+            drawn.append((scene, [r.grade for r in read_by_all(raters, scene, rng, rules)]))
+        ratings = np.array([g for _, g in drawn]).reshape(-1, 3)
+        consensus = adjudicate(ratings[:, 0], ratings[:, 1], ratings[:, 2]).consensus
+        accepted = consensus.fillna(-1).to_numpy(dtype=int) == slots[pending]
+        for j in np.flatnonzero(accepted):
+            scenes[pending[j]], grades[pending[j]] = drawn[j][0], ratings[j]
+        pending = pending[~accepted]
+        if pending.size == 0:
+            break
+    else:
+        raise RuntimeError(f"{pending.size} images found no draw matching their consensus slot")
+
+    r1, r2, r3 = grades.T
+    rater_3 = pd.array(np.where(r1 != r2, r3, 0), dtype="Int64")
+    rater_3[r1 == r2] = pd.NA
+    k = np.concatenate([np.arange(1, c + 1) for c in per_patient])
+    table = _grade_table(
+        {
+            "image": [f"p{p + 1:03d}_img{j}.png" for p, j in zip(patient, k, strict=True)],
+            "patient_id": [f"p{p + 1:03d}" for p in patient],
+            "rater_1": r1,
+            "rater_2": r2,
+            "rater_3": rater_3,
+            "consensus": adjudicate(r1, r2, rater_3).consensus.to_numpy(),
+            "true_grade": [s.truth.grade for s in scenes],
+        }
+    )
+    images = _render_all([s.scene for s in scenes], size, progress)
+    return Cohort(table=table, images=images, source="simulated")
+
+
+def _render_all(scenes: list, size: int, progress: bool) -> np.ndarray:
+    images = np.empty((len(scenes), size, size, 3), dtype=np.uint8)
+    for i, scene in enumerate(tqdm(scenes, desc="rendering", disable=not progress)):
+        images[i] = screenshot(scene, size)
+    return images
+
+
+def cohort_for(profile: Profile) -> Cohort:
+    """The simulated cohort at the profile's clinic size, from the cache or built once.
+
+    Size is ``profile.clinic_size`` or else ``profile.image_size``; the seed is
+    ``profile.seed``. Any notebook can call this without running the others.
+    """
+    size = profile.clinic_size or profile.image_size
+    params = {"seed": profile.seed, "size": size, "version": SIMULATOR_VERSION}
+    return cached(
+        "clinic",
+        params,
+        build=lambda: simulate_cohort(seed=profile.seed, size=size),
+        save=_save_npz,
+        load=_load_npz,
+        suffix=".npz",
+    )
+
+
+def _save_npz(cohort: Cohort, path: Path) -> None:
+    arrays = {
+        c: np.array(cohort.table[c].astype(str).tolist(), dtype=str)
+        for c in ("image", "patient_id")
+    }
+    for column in GRADE_COLUMNS:
+        arrays[column] = cohort.table[column].fillna(-1).to_numpy(dtype=np.int64)
+    with atomic_write(path) as tmp, open(tmp, "wb") as handle:
+        np.savez_compressed(handle, images=cohort.images, source=np.array(cohort.source), **arrays)
+
+
+def _load_npz(path: Path) -> Cohort:
+    with np.load(path, allow_pickle=False) as data:
+        values = {c: data[c].tolist() for c in ("image", "patient_id")}
+        for column in GRADE_COLUMNS:
+            column_values = pd.array(data[column], dtype="Int64")
+            column_values[data[column] < 0] = pd.NA
+            values[column] = column_values
+        return Cohort(table=_grade_table(values), images=data["images"], source=str(data["source"]))
+
+
+# --------------------------------------------------------------------------- files
+
+
+def write_cohort(cohort: Cohort, out: str | Path, *, overwrite: bool = False) -> Path:
+    """Write ``cohort`` as PNG images plus ``labels.csv`` into the folder ``out``, atomically.
+
+    The CSV has the columns :func:`load_clinic` reads (image, patient_id,
+    rater_1, rater_2, rater_3 and, where known, true_grade; an empty cell is a
+    missing grade). The consensus is not written: it is always derived by the
+    study's rule when the folder is loaded. An existing ``out`` is replaced
+    only with ``overwrite`` and only once the new folder is complete.
+    """
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out} already exists; pass overwrite=True to replace it")
+    with atomic_dir(out, overwrite=overwrite) as tmp:
+        for name, pixels in zip(cohort.table["image"], cohort.images, strict=True):
+            target = tmp / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(pixels).save(target, format="PNG")
+        columns = [c for c in COLUMNS if c != "consensus"]
+        cohort.table[columns].to_csv(tmp / LABELS_FILE, index=False)
+    return out
+
+
+def _row(csv: Path, i: int) -> str:
+    return f"{csv.name}, data row {i + 1} (line {i + 2})"
+
+
+_INTEGER = re.compile(r"^\s*[+-]?\d+(\.0*)?\s*$")
+
+
+def _grades(column: pd.Series, name: str, csv: Path, required: bool) -> pd.array:
+    values = pd.array([pd.NA] * len(column), dtype="Int64")
+    for i, text in enumerate(column):
+        text = text.strip()
+        if not text:
+            if required:
+                raise ValueError(f"{_row(csv, i)}: {name} is empty; every image needs a grade")
+            continue
+        if not _INTEGER.match(text):
+            raise ValueError(f"{_row(csv, i)}: {name} = {text!r} is not an integer grade 0-3")
+        grade = int(float(text))
+        if not 0 <= grade <= 3:
+            raise ValueError(f"{_row(csv, i)}: {name} = {grade} is outside the grades 0-3")
+        values[i] = grade
+    return values
+
+
+def read_labels(csv: str | Path) -> pd.DataFrame:
+    """Read and check a rater CSV; returns the columns of :data:`COLUMNS` but ``consensus``.
+
+    Raises a FileNotFoundError or ValueError naming the file, the 1-based data
+    row (the header is line 1) and the problem.
+    """
+    csv = Path(csv)
+    if not csv.is_file():
+        raise FileNotFoundError(f"rater CSV {csv} does not exist")
+    try:
+        raw = pd.read_csv(
+            csv, dtype=str, keep_default_na=False, skipinitialspace=True, encoding="utf-8-sig"
+        )
+    except pd.errors.EmptyDataError:
+        raise ValueError(
+            f"{csv} is empty: expected a header with {list(REQUIRED_COLUMNS)}"
+        ) from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{csv} is not a readable CSV file: {exc}") from exc
+    raw.columns = [str(c).strip() for c in raw.columns]
+    missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
+    if missing:
+        hint = " (separate columns with commas, not semicolons)" if ";" in raw.columns[0] else ""
+        raise ValueError(
+            f"{csv} lacks column(s) {missing}; it has {list(raw.columns)}{hint} "
+            f"(needed: {list(REQUIRED_COLUMNS)}, optional: {list(OPTIONAL_COLUMNS)})"
+        )
+    if raw.empty:
+        raise ValueError(f"{csv} has a header but no data rows")
+    for i, (image, patient) in enumerate(zip(raw["image"], raw["patient_id"], strict=True)):
+        if not image.strip():
+            raise ValueError(f"{_row(csv, i)}: the image name is empty")
+        if not patient.strip():
+            raise ValueError(f"{_row(csv, i)} ({image.strip()!r}): patient_id is empty")
+    values = {
+        "image": [s.strip() for s in raw["image"]],
+        "patient_id": [s.strip() for s in raw["patient_id"]],
+    }
+    for name in ("rater_1", "rater_2", "rater_3", "true_grade"):
+        column = raw[name] if name in raw.columns else pd.Series([""] * len(raw))
+        values[name] = _grades(column, name, csv, required=name in REQUIRED_COLUMNS)
+    values["consensus"] = pd.array([pd.NA] * len(raw), dtype="Int64")
+    return _grade_table(values)
+
+
+def _image_paths(folder: Path, names: list[str], csv: Path) -> list[Path]:
+    """Each image's path inside ``folder``; errors for escapes, duplicates and bad types."""
+    root = folder.resolve()
+    seen: dict[Path, int] = {}
+    paths = []
+    for i, name in enumerate(names):
+        pure = PurePath(name.replace("\\", "/"))
+        if pure.is_absolute() or name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
+            raise ValueError(
+                f"{_row(csv, i)}: image {name!r} is an absolute path; give it relative to {folder}"
+            )
+        if ".." in pure.parts:
+            raise ValueError(f"{_row(csv, i)}: image {name!r} points outside {folder} ('..')")
+        path = (root / pure).resolve()
+        if not path.is_relative_to(root):
+            raise ValueError(f"{_row(csv, i)}: image {name!r} resolves outside {folder}")
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            raise ValueError(f"{_row(csv, i)}: image {name!r} is not one of {list(IMAGE_SUFFIXES)}")
+        if path in seen:
+            raise ValueError(
+                f"{_row(csv, i)}: image {name!r} is listed twice (also data row {seen[path] + 1})"
+            )
+        seen[path] = i
+        if not path.is_file():
+            raise FileNotFoundError(f"{_row(csv, i)}: image {name!r} not found in {folder}")
+        paths.append(path)
+    if (
+        any(p.suffix.lower() == ".dcm" for p in paths)
+        and importlib.util.find_spec("pydicom") is None
+    ):
+        first = next(i for i, p in enumerate(paths) if p.suffix.lower() == ".dcm")
+        raise ImportError(
+            f"{_row(csv, first)}: {names[first]!r} is a DICOM file and reading it needs pydicom: "
+            "pip install 'synovis[dicom]' (or pip install pydicom), or export the images as PNG"
+        )
+    return paths
+
+
+def _dicom_image(path: Path) -> Image.Image:
+    """One DICOM frame as a PIL image (pydicom 3 already returns colour as RGB)."""
+    import pydicom
+
+    data = pydicom.dcmread(path)
+    frames = int(getattr(data, "NumberOfFrames", 1) or 1)
+    if frames > 1:
+        raise ValueError(f"it holds {frames} frames (a cine loop); export the frame you graded")
+    pixels = np.asarray(data.pixel_array)
+    photometric = str(data.get("PhotometricInterpretation", "MONOCHROME2"))
+    if pixels.ndim == 2 or pixels.dtype != np.uint8:
+        pixels = pixels.astype(float)
+        span = pixels.max() - pixels.min()
+        pixels = (pixels - pixels.min()) / (span if span else 1.0) * 255.0
+        if photometric == "MONOCHROME1":
+            pixels = 255.0 - pixels
+        pixels = np.round(pixels).astype(np.uint8)
+    return Image.fromarray(pixels)
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        pixels = np.asarray(image, dtype=float)
+        span = pixels.max() - pixels.min()
+        pixels = (pixels - pixels.min()) / (span if span else 1.0) * 255.0
+        image = Image.fromarray(np.round(pixels).astype(np.uint8))
+    return image.convert("RGB")
+
+
+def read_image_file(path: Path, size: int, where: str) -> np.ndarray:
+    """One image as uint8 ``(size, size, 3)``; a ValueError naming ``where`` if unreadable.
+
+    Non-square images are resized to a square (as MATLAB's ``imresize`` to
+    224 x 224 does; crop first if you prefer), with bicubic interpolation.
+    """
+    try:
+        if path.suffix.lower() == ".dcm":
+            image = _dicom_image(path)
+        else:
+            with Image.open(path) as opened:
+                opened.load()
+                image = opened.copy()
+        image = _to_rgb(image)
+    except ImportError:
+        raise
+    except Exception as exc:  # PIL and pydicom raise many kinds for broken files
+        raise ValueError(f"{where}: cannot read image {path.name!r}: {exc}") from exc
+    if image.size != (size, size):
+        image = image.resize((size, size), Image.Resampling.BICUBIC)
+    return np.asarray(image, dtype=np.uint8)
+
+
+def load_clinic(folder: str | Path, csv: str | Path | None = None, size: int = 224) -> Cohort:
+    """Your own images and rater grades as a :class:`Cohort` (the same object the simulator gives).
+
+    ``folder`` holds the images (PNG or JPEG, e.g. exported from the scanner,
+    or DICOM with ``pip install 'synovis[dicom]'``); ``csv`` (default
+    ``folder/labels.csv``) has the columns image (path relative to
+    ``folder``), patient_id, rater_1, rater_2 and optionally rater_3 (only
+    needed where raters 1 and 2 differ) and true_grade. Images are resized to
+    ``size`` x ``size``. The consensus follows the study's rule; where rater 3
+    is missing altogether, disagreements have no consensus yet (NA).
+
+    Every problem raises before anything is returned, naming the file and the
+    1-based data row: a missing file (FileNotFoundError), an unreadable or
+    truncated image, a grade that is not an integer 0-3, an image listed
+    twice, a missing column, a path that leaves the folder, an empty CSV
+    (ValueError), a DICOM file without pydicom (ImportError).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"image folder {folder} does not exist")
+    csv = Path(csv) if csv is not None else folder / LABELS_FILE
+    table = read_labels(csv)
+    paths = _image_paths(folder, list(table["image"]), csv)
+    differ = (table["rater_1"] != table["rater_2"]).to_numpy(dtype=bool)
+    third = table["rater_3"].notna().to_numpy()
+    if third.any():
+        lacking = np.flatnonzero(differ & ~third)
+        if lacking.size:
+            rows = ", ".join(str(i + 1) for i in lacking[:10])
+            raise ValueError(
+                f"{csv.name}: rater_3 is missing on data row(s) {rows} where rater_1 and rater_2 "
+                "differ; fill them in, or leave the whole column empty to list the pending images"
+            )
+    images = np.stack([read_image_file(p, size, _row(csv, i)) for i, p in enumerate(paths)])
+    result = adjudicate(
+        table["rater_1"], table["rater_2"], table["rater_3"] if third.any() else None
+    )
+    table["consensus"] = pd.array(result.consensus, dtype="Int64")
+    return Cohort(table=table, images=images, source=str(folder))
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _simulate_clinic(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        print(f"synovis simulate-clinic: {out} already exists (use --force to replace it)")
+        return 1
+    cohort = simulate_cohort(seed=args.seed, size=args.size, progress=True)
+    write_cohort(cohort, out, overwrite=args.force)
+    counts = "/".join(str(int(c)) for c in cohort.consensus_counts())
+    print(
+        f"wrote {len(cohort)} images and {LABELS_FILE} to {out} "
+        f"(consensus grade 0/1/2/3: {counts}); load them with synovis_lib.clinic.load_clinic"
+    )
+    return 0
+
+
+def add_cli(subparsers) -> None:
+    """``synovis simulate-clinic --out DIR [--seed 0] [--size 224] [--force]``."""
+    p = subparsers.add_parser(
+        "simulate-clinic",
+        help="write the simulated clinical test set (PNG images + labels.csv)",
+        description=(
+            "Simulate the study's clinical test set (156 images, 74 patients, three raters) "
+            "and write it in the format load_clinic reads."
+        ),
+    )
+    p.add_argument("--out", required=True, help="folder to create")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--size", type=int, default=224, help="image size in pixels (default 224)")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
+    p.set_defaults(func=_simulate_clinic)
