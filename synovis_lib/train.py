@@ -1,0 +1,1241 @@
+"""Training as in the study: MATLAB's ``trainingOptions`` translated to PyTorch.
+
+The study trained VGG-16 in MATLAB R2024a with ``sgdm``, ``MaxEpochs`` 11,
+``MiniBatchSize`` 32, ``InitialLearnRate`` 1e-4, ``Shuffle`` every-epoch,
+``ValidationFrequency`` 30 and the new layer at 10x learning rate. This
+module reproduces those rules step for step (:class:`TrainingOptions`,
+:func:`make_optimizer`, :func:`train`), predicts grade probabilities
+(:func:`predict`) and trains, caches and repeats whole runs for a profile
+(:func:`train_for`, :func:`train_trials`), so notebook 06 reuses the model
+notebook 05 trained and still runs on its own.
+
+Taught in ``notebooks/05_vgg16_transfer_learning.ipynb``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+import synovis_lib
+from synovis_lib.cache import cache_path
+from synovis_lib.config import resolve_device
+from synovis_lib.files import atomic_write
+from synovis_lib.model import (
+    WeightsInfo,
+    backbone_of,
+    build_architecture,
+    build_model,
+    head_of,
+)
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+SHUFFLE_MODES = ("every-epoch", "once", "never")
+
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    """The study's training options; field names follow MATLAB's ``trainingOptions``.
+
+    Defaults are the study's values (MATLAB name in brackets).
+    """
+
+    solver: str = "sgdm"
+    """Solver ("solverName"): stochastic gradient descent with momentum, MATLAB's default."""
+    momentum: float = 0.9
+    """(Momentum) MATLAB's default for sgdm."""
+    initial_learn_rate: float = 1e-4
+    """(InitialLearnRate) constant: the study set no LearnRateSchedule."""
+    max_epochs: int = 11
+    """(MaxEpochs)"""
+    mini_batch_size: int = 32
+    """(MiniBatchSize)"""
+    l2_regularization: float = 1e-4
+    """(L2Regularization) MATLAB's default, applied as SGD weight decay."""
+    bias_l2_factor: float = 0.0
+    """(BiasL2Factor) MATLAB's layers default to 0: biases are not regularised."""
+    shuffle: str = "every-epoch"
+    """(Shuffle) ``"every-epoch"``, ``"once"`` or ``"never"``."""
+    validation_frequency: int = 30
+    """(ValidationFrequency) in iterations; see :func:`validation_iterations`."""
+    head_lr_factor: float = 10.0
+    """(WeightLearnRateFactor = BiasLearnRateFactor of the new FC layer)"""
+    drop_last: bool = True
+    """MATLAB discards the last incomplete mini-batch of every epoch."""
+    augment: bool = True
+    """Random reflection, translation and scale (:func:`augment_batch`)."""
+    freeze_backbone: bool = False
+    """Train only the new layer on cached backbone features (no augmentation then)."""
+    image_size: int = 224
+    """Input size of the network (MATLAB's imageInputLayer: 224x224x3)."""
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.solver != "sgdm":
+            raise ValueError(f"solver {self.solver!r} is not supported; the study used 'sgdm'")
+        if self.shuffle not in SHUFFLE_MODES:
+            raise ValueError(f"shuffle must be one of {SHUFFLE_MODES}, not {self.shuffle!r}")
+        for name in ("max_epochs", "mini_batch_size", "validation_frequency", "image_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive integer, not {getattr(self, name)!r}")
+
+    @classmethod
+    def from_profile(cls, profile, trial: int = 0, **overrides) -> TrainingOptions:
+        """The options a profile implies, with the seed of ``trial`` (:func:`trial_seed`)."""
+        values = dict(
+            momentum=profile.momentum,
+            initial_learn_rate=profile.learning_rate,
+            max_epochs=profile.epochs,
+            mini_batch_size=profile.batch_size,
+            l2_regularization=profile.weight_decay,
+            validation_frequency=profile.validation_frequency,
+            head_lr_factor=profile.head_lr_factor,
+            freeze_backbone=profile.freeze_backbone,
+            image_size=profile.image_size,
+            seed=trial_seed(profile.seed, trial),
+            device=profile.device,
+        )
+        values.update(overrides)
+        return cls(**values)
+
+    def matlab_table(self) -> pd.DataFrame:
+        """These options next to the study's MATLAB ``trainingOptions`` (for notebook 05)."""
+        study = TrainingOptions()
+        rows = [
+            ("solverName", "solver", study.solver, self.solver),
+            ("Momentum", "momentum", study.momentum, self.momentum),
+            (
+                "InitialLearnRate",
+                "initial_learn_rate",
+                study.initial_learn_rate,
+                self.initial_learn_rate,
+            ),
+            ("MaxEpochs", "max_epochs", study.max_epochs, self.max_epochs),
+            ("MiniBatchSize", "mini_batch_size", study.mini_batch_size, self.mini_batch_size),
+            (
+                "L2Regularization",
+                "l2_regularization",
+                study.l2_regularization,
+                self.l2_regularization,
+            ),
+            ("BiasL2Factor", "bias_l2_factor", study.bias_l2_factor, self.bias_l2_factor),
+            ("Shuffle", "shuffle", study.shuffle, self.shuffle),
+            (
+                "ValidationFrequency",
+                "validation_frequency",
+                study.validation_frequency,
+                self.validation_frequency,
+            ),
+            (
+                "Weight/BiasLearnRateFactor (new FC)",
+                "head_lr_factor",
+                study.head_lr_factor,
+                self.head_lr_factor,
+            ),
+            ("(last partial mini-batch dropped)", "drop_last", study.drop_last, self.drop_last),
+            ("data augmentation", "augment", study.augment, self.augment),
+            (
+                "(all layers trained)",
+                "freeze_backbone",
+                study.freeze_backbone,
+                self.freeze_backbone,
+            ),
+            ("imageInputLayer size", "image_size", study.image_size, self.image_size),
+        ]
+        table = pd.DataFrame(rows, columns=["MATLAB", "ours", "study", "this run"])
+        table["same"] = [
+            str(a) == str(b) for a, b in zip(table["study"], table["this run"], strict=True)
+        ]
+        return table
+
+
+def trial_seed(seed: int, trial: int) -> int:
+    """An independent seed for ``trial`` of a run seeded ``seed`` (NumPy ``SeedSequence``)."""
+    return int(np.random.SeedSequence([int(seed), int(trial)]).generate_state(1)[0])
+
+
+def iterations_per_epoch(n_images: int, mini_batch_size: int, drop_last: bool = True) -> int:
+    """Optimizer steps per epoch: ``870 // 32 = 27`` when the last partial batch is dropped."""
+    if n_images < mini_batch_size and drop_last:
+        raise ValueError(
+            f"{n_images} training images are fewer than one mini-batch of {mini_batch_size}; "
+            "lower mini_batch_size"
+        )
+    return n_images // mini_batch_size if drop_last else math.ceil(n_images / mini_batch_size)
+
+
+def validation_iterations(total_iterations: int, frequency: int) -> list[int]:
+    """Iterations after which the network is validated, as MATLAB's ``trainNetwork`` does.
+
+    MATLAB validates at the first iteration, then at every multiple of
+    ``ValidationFrequency`` and at the final iteration (its verbose table and
+    training-progress plot show these points). For the study, 297 iterations
+    and frequency 30 give ``[1, 30, 60, ..., 270, 297]``. Here validation runs
+    after the optimizer step of that iteration.
+    """
+    points = {1, total_iterations, *range(frequency, total_iterations + 1, frequency)}
+    return sorted(p for p in points if 1 <= p <= total_iterations)
+
+
+def _is_bias(module: nn.Module, name: str) -> bool:
+    return name == "bias" and isinstance(module, (nn.Linear, nn.Conv2d))
+
+
+def make_optimizer(model: nn.Module, options: TrainingOptions) -> torch.optim.SGD:
+    """SGD with momentum and MATLAB's per-layer factors, one param group per rule.
+
+    Groups: ``backbone`` and ``backbone biases`` at the base rate, ``new layer``
+    and ``new layer biases`` at ``head_lr_factor`` x the base rate (the study's
+    WeightLearnRateFactor = BiasLearnRateFactor = 10). Weight decay is
+    ``l2_regularization`` for weights and ``l2_regularization * bias_l2_factor``
+    for biases (MATLAB's BiasL2Factor defaults to 0). Frozen parameters
+    (``requires_grad=False``) are left out. PyTorch's momentum update
+    ``v = m v + g; w -= lr v`` equals MATLAB's ``v = m v - lr g; w += v`` at a
+    constant learning rate.
+    """
+    head_ids = {id(p) for p in head_of(model).parameters()}
+    groups: dict[str, list[nn.Parameter]] = {
+        "backbone": [],
+        "backbone biases": [],
+        "new layer": [],
+        "new layer biases": [],
+    }
+    for module in model.modules():
+        for name, param in module.named_parameters(recurse=False):
+            if not param.requires_grad:
+                continue
+            key = "new layer" if id(param) in head_ids else "backbone"
+            groups[key + (" biases" if _is_bias(module, name) else "")].append(param)
+    base, decay = options.initial_learn_rate, options.l2_regularization
+    settings = {
+        "backbone": (base, decay),
+        "backbone biases": (base, decay * options.bias_l2_factor),
+        "new layer": (base * options.head_lr_factor, decay),
+        "new layer biases": (base * options.head_lr_factor, decay * options.bias_l2_factor),
+    }
+    param_groups = [
+        {"params": params, "name": key, "lr": settings[key][0], "weight_decay": settings[key][1]}
+        for key, params in groups.items()
+        if params
+    ]
+    return torch.optim.SGD(param_groups, lr=base, momentum=options.momentum)
+
+
+def parameter_table(model: nn.Module, optimizer: torch.optim.Optimizer) -> pd.DataFrame:
+    """Every layer with parameters: how many, which group, learning rate and weight decay.
+
+    Frozen layers show learning rate 0. Taught in notebook 05 (which parameters
+    train at which rate).
+    """
+    where = {
+        id(p): (g.get("name", f"group {k}"), g["lr"], g["weight_decay"])
+        for k, g in enumerate(optimizer.param_groups)
+        for p in g["params"]
+    }
+    rows = []
+    for module_name, module in model.named_modules():
+        for name, param in module.named_parameters(recurse=False):
+            group, lr, decay = where.get(id(param), ("frozen", 0.0, 0.0))
+            rows.append(
+                {
+                    "parameter": f"{module_name}.{name}",
+                    "layer": type(module).__name__,
+                    "shape": tuple(param.shape),
+                    "count": param.numel(),
+                    "group": group,
+                    "learning rate": lr,
+                    "weight decay": decay,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _check_images(images: np.ndarray) -> None:
+    if not isinstance(images, np.ndarray) or images.dtype != np.uint8:
+        raise ValueError(
+            f"images must be a uint8 NumPy array (N, H, W, 3), not {type(images).__name__} "
+            f"of {getattr(images, 'dtype', '?')}"
+        )
+    if images.ndim != 4 or images.shape[-1] != 3:
+        raise ValueError(f"images must have shape (N, H, W, 3), not {images.shape}")
+
+
+def preprocess(images: np.ndarray, size: int, chunk: int = 64) -> torch.Tensor:
+    """uint8 RGB ``(N, H, W, 3)`` -> float ``(N, 3, size, size)``, ImageNet-normalised.
+
+    The one preprocessing step shared by :func:`train`, :func:`predict` and
+    :func:`synovis_lib.explain.gradcam`: antialiased bilinear resize to
+    ``size`` and torchvision's ImageNet mean/std normalisation (what the
+    torchvision weights expect; MATLAB's VGG-16 subtracts its mean image instead).
+    """
+    _check_images(images)
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    out = torch.empty((len(images), 3, size, size), dtype=torch.float32)
+    for start in range(0, len(images), chunk):
+        x = torch.from_numpy(images[start : start + chunk]).permute(0, 3, 1, 2).float() / 255.0
+        if x.shape[-2:] != (size, size):
+            x = F.interpolate(
+                x, size=(size, size), mode="bilinear", antialias=True, align_corners=False
+            )
+        out[start : start + chunk] = (x - mean) / std
+    return out
+
+
+def doppler_boxes(images: np.ndarray, threshold: int = 60) -> np.ndarray:
+    """Bounding box of the coloured (Doppler) pixels of each image, ``(N, 4)``.
+
+    A pixel is Doppler when ``max(R, G, B) - min(R, G, B) > threshold``: the
+    grey-scale B-mode picture has R = G = B, the power Doppler overlay is red to
+    yellow. Boxes are ``(x0, x1, y0, y1)`` in the ``[-1, 1]`` coordinates of
+    ``torch.nn.functional.affine_grid`` (pixel edges); NaN where an image has
+    no Doppler pixel.
+    """
+    _check_images(images)
+    n, h, w, _ = images.shape
+    boxes = np.full((n, 4), np.nan)
+    for k, image in enumerate(images):
+        spread = image.max(axis=-1).astype(np.int16) - image.min(axis=-1)
+        ys, xs = np.nonzero(spread > threshold)
+        if len(xs):
+            boxes[k] = (
+                2 * xs.min() / w - 1,
+                2 * (xs.max() + 1) / w - 1,
+                2 * ys.min() / h - 1,
+                2 * (ys.max() + 1) / h - 1,
+            )
+    return boxes
+
+
+def sample_affine(
+    boxes: np.ndarray | torch.Tensor,
+    generator: torch.Generator,
+    max_shift: float = 0.1,
+    scale: tuple[float, float] = (0.9, 1.1),
+    reflect: bool = True,
+) -> torch.Tensor:
+    """Random reflection, scale and translation that keep every Doppler box inside.
+
+    Each image is flipped left-right with probability 1/2 (MATLAB's
+    RandXReflection; anatomy stays upright), scaled by ``s`` in ``scale`` about
+    the centre and shifted by at most ``max_shift`` of its size, with the
+    shift limited so the scaled Doppler box stays in the picture (a scale that
+    cannot fit falls back to ``min(s, 1)``, which always fits). Returns the
+    ``(N, 2, 3)`` matrices for ``affine_grid`` (output -> input coordinates).
+    """
+    b = torch.as_tensor(np.asarray(boxes, dtype=np.float64))
+    n, limit = len(b), 2 * max_shift  # [-1, 1] coordinates: the image is 2 wide
+    u = torch.rand((n, 4), generator=generator, dtype=torch.float64)
+    flip = torch.where(u[:, 0] < 0.5, -1.0, 1.0) if reflect else torch.ones(n, dtype=torch.float64)
+    s = scale[0] + (scale[1] - scale[0]) * u[:, 1]
+    x0 = torch.where(flip < 0, -b[:, 1], b[:, 0])
+    x1 = torch.where(flip < 0, -b[:, 0], b[:, 1])
+
+    def shift_range(s: torch.Tensor, near: torch.Tensor, far: torch.Tensor):
+        low = torch.nan_to_num(-1 - s * near, nan=-limit).clamp(min=-limit)
+        high = torch.nan_to_num(1 - s * far, nan=limit).clamp(max=limit)
+        return low, high
+
+    (lox, hix), (loy, hiy) = shift_range(s, x0, x1), shift_range(s, b[:, 2], b[:, 3])
+    s = torch.where((lox <= hix) & (loy <= hiy), s, s.clamp(max=1.0))
+    (lox, hix), (loy, hiy) = shift_range(s, x0, x1), shift_range(s, b[:, 2], b[:, 3])
+    tx = lox + (hix - lox) * u[:, 2]
+    ty = loy + (hiy - loy) * u[:, 3]
+    theta = torch.zeros((n, 2, 3), dtype=torch.float64)
+    theta[:, 0, 0] = flip / s
+    theta[:, 0, 2] = -flip * tx / s
+    theta[:, 1, 1] = 1 / s
+    theta[:, 1, 2] = -ty / s
+    return theta.float()
+
+
+def augment_batch(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    """Apply :func:`sample_affine`'s matrices to a normalised batch; new border is black."""
+    black = (-torch.tensor(IMAGENET_MEAN) / torch.tensor(IMAGENET_STD)).view(1, 3, 1, 1).to(x)
+    grid = F.affine_grid(theta.to(x), list(x.shape), align_corners=False)
+    return (
+        F.grid_sample(x - black, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        + black
+    )
+
+
+def plot_augmentations(
+    image: np.ndarray, n: int = 5, seed: int = 0, size: int | None = None
+) -> plt.Figure:
+    """One image and ``n`` random augmentations of it, Doppler box drawn in cyan.
+
+    The same :func:`sample_affine` and :func:`augment_batch` calls as training.
+    Taught in ``notebooks/05_vgg16_transfer_learning.ipynb``.
+    """
+    size = size or image.shape[0]
+    batch = np.repeat(image[None], n, axis=0)
+    boxes = doppler_boxes(batch)
+    x = augment_batch(
+        preprocess(batch, size), sample_affine(boxes, torch.Generator().manual_seed(seed))
+    )
+    std, mean = (torch.tensor(v).view(1, 3, 1, 1) for v in (IMAGENET_STD, IMAGENET_MEAN))
+    shown = [preprocess(image[None], size)[0], *x]
+    fig, axes = plt.subplots(1, n + 1, figsize=(2.2 * (n + 1), 2.4))
+    for k, (ax, tensor) in enumerate(zip(axes, shown, strict=True)):
+        rgb = (tensor[None] * std + mean)[0].clamp(0, 1).permute(1, 2, 0).numpy()
+        ax.imshow(rgb)
+        box = doppler_boxes((rgb[None] * 255).round().astype(np.uint8))[0]
+        if not np.isnan(box).any():
+            x0, x1, y0, y1 = (box + 1) / 2 * size
+            ax.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec="cyan", lw=1))
+        ax.set_title("original" if k == 0 else f"augmented {k}", fontsize=9)
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+@dataclass
+class History:
+    """Per-iteration training loss/accuracy and the validation points (MATLAB's plot data)."""
+
+    iteration: list[int] = field(default_factory=list)
+    epoch: list[int] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    accuracy: list[float] = field(default_factory=list)
+    val_iteration: list[int] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
+    iterations_per_epoch: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> History:
+        return cls(**data)
+
+    def frame(self) -> pd.DataFrame:
+        """One row per iteration; validation columns filled where validated."""
+        table = pd.DataFrame(
+            {
+                "iteration": self.iteration,
+                "epoch": self.epoch,
+                "loss": self.loss,
+                "accuracy": self.accuracy,
+            }
+        )
+        val = pd.DataFrame(
+            {
+                "iteration": self.val_iteration,
+                "val_loss": self.val_loss,
+                "val_accuracy": self.val_accuracy,
+            }
+        )
+        return table.merge(val, on="iteration", how="left")
+
+    @property
+    def final_val_accuracy(self) -> float:
+        return self.val_accuracy[-1] if self.val_accuracy else float("nan")
+
+    @property
+    def last_epoch_accuracy(self) -> float:
+        """Mean mini-batch accuracy over the last epoch."""
+        if not self.epoch:
+            return float("nan")
+        last = self.epoch[-1]
+        return float(
+            np.mean([a for a, e in zip(self.accuracy, self.epoch, strict=True) if e == last])
+        )
+
+
+def _smooth(values: Sequence[float], weight: float = 0.6) -> np.ndarray:
+    """Exponential smoothing with bias correction, like the smoothed curves of MATLAB's plot."""
+    out, avg = [], 0.0
+    for k, v in enumerate(values, start=1):
+        avg = weight * avg + (1 - weight) * v
+        out.append(avg / (1 - weight**k))
+    return np.asarray(out)
+
+
+def plot_training(history: History, title: str = "") -> plt.Figure:
+    """MATLAB-style training progress: accuracy (%) above, loss below, per iteration.
+
+    Light lines are mini-batch values, bold lines their smoothed trend, black
+    dots joined by dashes the validation points; shaded bands mark epochs.
+    Taught in ``notebooks/05_vgg16_transfer_learning.ipynb``.
+    """
+    fig, (ax_acc, ax_loss) = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
+    for ax, train_values, val_values, label in (
+        (
+            ax_acc,
+            np.asarray(history.accuracy) * 100,
+            np.asarray(history.val_accuracy) * 100,
+            "Accuracy (%)",
+        ),
+        (ax_loss, history.loss, history.val_loss, "Loss"),
+    ):
+        ax.plot(
+            history.iteration, train_values, color="tab:blue", alpha=0.3, lw=1, label="mini-batch"
+        )
+        ax.plot(history.iteration, _smooth(train_values), color="tab:blue", lw=2, label="smoothed")
+        if len(val_values):
+            ax.plot(history.val_iteration, val_values, "k--o", ms=4, lw=1, label="validation")
+        per_epoch = history.iterations_per_epoch
+        if per_epoch:
+            for start in range(0, max(history.iteration, default=0), 2 * per_epoch):
+                ax.axvspan(start + 0.5, start + per_epoch + 0.5, color="0.93", zorder=0)
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    ax_acc.set_ylim(0, 100)
+    ax_acc.legend(loc="lower right", fontsize=8)
+    ax_loss.set_xlabel("Iteration (shaded bands: epochs)")
+    if title:
+        ax_acc.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def _autocast(device: torch.device):
+    dtype = (
+        torch.bfloat16
+        if device.type == "cuda" and torch.cuda.is_bf16_supported()
+        else torch.float16
+    )
+    return torch.autocast(device_type=device.type, dtype=dtype, enabled=device.type == "cuda")
+
+
+def _evaluate(
+    module: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, batch: int, device
+) -> tuple[float, float]:
+    module.eval()
+    total_loss, correct = 0.0, 0
+    with torch.no_grad(), _autocast(device):
+        for start in range(0, len(inputs), batch):
+            x = _to_device(inputs[start : start + batch], device)
+            y = labels[start : start + batch].to(device)
+            logits = module(x).float()
+            total_loss += F.cross_entropy(logits, y, reduction="sum").item()
+            correct += int((logits.argmax(1) == y).sum())
+    return total_loss / len(inputs), correct / len(inputs)
+
+
+def _to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    x = x.to(device, non_blocking=True)
+    if device.type == "cuda" and x.ndim == 4:
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
+def _features(
+    model: nn.Module, inputs: torch.Tensor, batch: int, device, progress: bool
+) -> torch.Tensor:
+    backbone = backbone_of(model).eval()
+    chunks = []
+    with torch.no_grad(), _autocast(device):
+        for start in tqdm(
+            range(0, len(inputs), batch),
+            desc="cache backbone features",
+            disable=not progress,
+            leave=False,
+        ):
+            chunks.append(backbone(_to_device(inputs[start : start + batch], device)).float().cpu())
+    return torch.cat(chunks)
+
+
+@dataclass
+class _Data:
+    """What the loop trains on: the module, its inputs and, for augmentation, Doppler boxes."""
+
+    module: nn.Module
+    inputs: torch.Tensor
+    labels: torch.Tensor
+    boxes: torch.Tensor
+    augment: bool
+    val_inputs: torch.Tensor | None
+    val_labels: torch.Tensor | None
+
+
+def _prepare(model, images, labels, val_images, val_labels, options, device, progress) -> _Data:
+    labels = np.asarray(labels, dtype=np.int64)
+    if len(labels) != len(images):
+        raise ValueError(f"{len(images)} images but {len(labels)} labels")
+    if labels.size and (labels.min() < 0 or labels.max() > 3):
+        raise ValueError(f"labels must be grades 0..3, found {sorted(set(labels.tolist()))}")
+    has_val = val_images is not None and val_labels is not None and len(val_labels) > 0
+    data = _Data(
+        module=model,
+        inputs=preprocess(images, options.image_size),
+        labels=torch.as_tensor(labels),
+        boxes=torch.as_tensor(doppler_boxes(images)),
+        augment=options.augment,
+        val_inputs=preprocess(val_images, options.image_size) if has_val else None,
+        val_labels=torch.as_tensor(np.asarray(val_labels, dtype=np.int64)) if has_val else None,
+    )
+    if options.freeze_backbone:
+        for param in backbone_of(model).parameters():
+            param.requires_grad_(False)
+        data.inputs = _features(model, data.inputs, 64, device, progress)
+        if has_val:
+            data.val_inputs = _features(model, data.val_inputs, 64, device, progress)
+        data.module, data.augment = head_of(model), False
+    return data
+
+
+@dataclass
+class _Position:
+    """Where a run is: with the model and optimizer, all a checkpoint needs to continue exactly."""
+
+    iteration: int
+    perm: torch.Tensor
+    generator: torch.Generator
+    history: History
+
+
+def _save_state(path, model, optimizer, scaler, pos: _Position, options, device) -> None:
+    save_checkpoint(
+        path,
+        {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scaler": scaler.state_dict() if scaler.is_enabled() else {},
+            "iteration": pos.iteration,
+            "perm": pos.perm,
+            "generator": pos.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
+            "history": pos.history.to_dict(),
+            "options": dataclasses.asdict(options),
+        },
+    )
+
+
+def _restore_state(path, model, optimizer, scaler, pos: _Position, options, device) -> _Position:
+    state = load_checkpoint(path)
+    if state["options"] != dataclasses.asdict(options):
+        raise ValueError(f"checkpoint {path} was written with different TrainingOptions")
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    if state["scaler"]:
+        scaler.load_state_dict(state["scaler"])
+    pos.generator.set_state(state["generator"])
+    torch.set_rng_state(state["torch_rng"])
+    if device.type == "cuda" and state["cuda_rng"]:
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    return _Position(
+        state["iteration"], state["perm"], pos.generator, History.from_dict(state["history"])
+    )
+
+
+def _record(history: History, data: _Data, iteration, epoch, loss, correct, val_points, device):
+    history.iteration.append(iteration)
+    history.epoch.append(epoch)
+    history.loss.append(loss)
+    history.accuracy.append(correct)
+    if iteration in val_points:
+        val_loss, val_acc = _evaluate(data.module, data.val_inputs, data.val_labels, 64, device)
+        history.val_iteration.append(iteration)
+        history.val_loss.append(val_loss)
+        history.val_accuracy.append(val_acc)
+
+
+def train(
+    model: nn.Module,
+    images: np.ndarray,
+    labels: np.ndarray,
+    options: TrainingOptions | None = None,
+    *,
+    val_images: np.ndarray | None = None,
+    val_labels: np.ndarray | None = None,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int | None = None,
+    resume: bool = False,
+    max_steps: int | None = None,
+    callback: Callable[[int, History], bool | None] | None = None,
+    progress: bool = True,
+) -> History:
+    """Train ``model`` in place on uint8 images ``(N, H, W, 3)`` and grades ``(N,)``.
+
+    Follows :class:`TrainingOptions` (MATLAB's rules: shuffled every epoch,
+    last partial mini-batch dropped, validation at :func:`validation_iterations`).
+    With ``freeze_backbone`` the inputs of the new layer are computed once
+    (:func:`synovis_lib.model.backbone_of`) and only the new layer trains,
+    without augmentation. On CUDA it uses mixed
+    precision and channels-last memory. ``checkpoint``: a file written
+    atomically every ``checkpoint_every`` iterations (default: every epoch), at
+    the end and when stopped early; with ``resume=True`` an existing checkpoint
+    is continued and gives exactly the weights of an uninterrupted run.
+    ``max_steps`` stops after that many iterations of this call;
+    ``callback(iteration, history)`` may return True to stop. Taught in notebook 05.
+    """
+    options = options or TrainingOptions()
+    device = resolve_device(options.device)
+    model.to(device)
+    if device.type == "cuda":
+        model.to(memory_format=torch.channels_last)
+    data = _prepare(model, images, labels, val_images, val_labels, options, device, progress)
+    optimizer = make_optimizer(model, options)
+    fp16 = device.type == "cuda" and not torch.cuda.is_bf16_supported()
+    scaler = torch.amp.GradScaler(device.type, enabled=fp16)
+    n, batch = len(data.inputs), options.mini_batch_size
+    per_epoch = iterations_per_epoch(n, batch, options.drop_last)
+    total = per_epoch * options.max_epochs
+    val_points = set()
+    if data.val_inputs is not None:
+        val_points = set(validation_iterations(total, options.validation_frequency))
+    torch.manual_seed(options.seed)
+    pos = _Position(
+        0,
+        torch.arange(n),
+        torch.Generator().manual_seed(options.seed),
+        History(iterations_per_epoch=per_epoch),
+    )
+    if resume and checkpoint is not None and Path(checkpoint).exists():
+        pos = _restore_state(checkpoint, model, optimizer, scaler, pos, options, device)
+    start_iteration, started = pos.iteration, time.perf_counter()
+    bar = tqdm(
+        total=total,
+        initial=pos.iteration,
+        desc="training",
+        unit="it",
+        disable=not progress,
+        leave=False,
+    )
+    while pos.iteration < total:
+        epoch, position = divmod(pos.iteration, per_epoch)
+        reshuffle = options.shuffle == "every-epoch" or (options.shuffle == "once" and epoch == 0)
+        if position == 0 and reshuffle:
+            pos.perm = torch.randperm(n, generator=pos.generator)
+        idx = pos.perm[position * batch : (position + 1) * batch]
+        x = data.inputs[idx]
+        if data.augment:
+            x = augment_batch(x, sample_affine(data.boxes[idx], pos.generator))
+        x, y = _to_device(x, device), data.labels[idx].to(device)
+        data.module.train()
+        with _autocast(device):
+            logits = data.module(x).float()
+        loss = F.cross_entropy(logits, y)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        pos.iteration += 1
+        correct = float((logits.detach().argmax(1) == y).float().mean())
+        _record(
+            pos.history,
+            data,
+            pos.iteration,
+            epoch + 1,
+            float(loss.detach()),
+            correct,
+            val_points,
+            device,
+        )
+        bar.update(1)
+        if pos.iteration % 10 == 0 or pos.iteration == total:
+            recent = slice(-10, None)
+            bar.set_postfix(
+                loss=f"{np.mean(pos.history.loss[recent]):.3f}",
+                acc=f"{np.mean(pos.history.accuracy[recent]):.2f}",
+            )
+        stop = bool(callback(pos.iteration, pos.history)) if callback else False
+        stop = stop or (max_steps is not None and pos.iteration - start_iteration >= max_steps)
+        pos.history.seconds += time.perf_counter() - started
+        started = time.perf_counter()
+        if checkpoint is not None and (
+            pos.iteration % (checkpoint_every or per_epoch) == 0 or pos.iteration == total or stop
+        ):
+            _save_state(checkpoint, model, optimizer, scaler, pos, options, device)
+        if stop:
+            break
+    bar.close()
+    model.eval()
+    return pos.history
+
+
+def save_checkpoint(path: str | Path, state: dict) -> Path:
+    """``torch.save`` through an atomic write: a crash never leaves half a checkpoint."""
+    with atomic_write(path) as tmp:
+        torch.save(state, tmp)
+    return Path(path)
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Load a checkpoint or cached model with ``torch.load(weights_only=True)``."""
+    return torch.load(Path(path), map_location="cpu", weights_only=True)
+
+
+def predict(
+    model: nn.Module,
+    images: np.ndarray | torch.Tensor,
+    *,
+    image_size: int = 224,
+    batch_size: int = 64,
+    device: str | torch.device | None = None,
+) -> np.ndarray:
+    """Per-grade probabilities ``(N, 4)`` (softmax of the logits; dropout off).
+
+    ``images``: uint8 RGB ``(N, H, W, 3)`` (NumPy or tensor), resized and
+    normalised by :func:`preprocess`, or a float tensor ``(N, 3, H, W)`` that
+    is already preprocessed. ``device`` defaults to where the model is.
+    Taught in ``notebooks/06_evaluating_the_initial_model.ipynb``.
+    """
+    if isinstance(images, torch.Tensor) and images.dtype == torch.uint8:
+        images = images.cpu().numpy()
+    inputs = preprocess(images, image_size) if isinstance(images, np.ndarray) else images.float()
+    if inputs.ndim != 4 or inputs.shape[1] != 3:
+        raise ValueError(
+            f"preprocessed images must have shape (N, 3, H, W), not {tuple(inputs.shape)}"
+        )
+    device = resolve_device(device) if device is not None else next(model.parameters()).device
+    model.to(device).eval()
+    out = []
+    with torch.no_grad(), _autocast(device):
+        for start in range(0, len(inputs), batch_size):
+            logits = model(_to_device(inputs[start : start + batch_size], device)).float()
+            out.append(torch.softmax(logits, dim=1).cpu())
+    return torch.cat(out).numpy() if out else np.zeros((0, 4), dtype=np.float32)
+
+
+@dataclass
+class TrainedModel:
+    """A trained network with everything needed to report it honestly."""
+
+    model: nn.Module
+    history: History
+    weights: WeightsInfo
+    options: TrainingOptions
+    profile: str
+    trial: int
+    device: str
+    notes: list[str] = field(default_factory=list)
+
+    def predict(self, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
+        """:func:`predict` at this model's input size."""
+        return predict(
+            self.model, images, image_size=self.options.image_size, batch_size=batch_size
+        )
+
+    def summary(self) -> str:
+        line = f"{self.weights.summary()} trial={self.trial} seed={self.options.seed} device={self.device}"
+        return "\n".join([line, *self.notes])
+
+
+def data_fingerprint(images: np.ndarray, labels: np.ndarray) -> str:
+    """A short hash of a data set's pixels and grades (its identity for the cache)."""
+    digest = hashlib.sha256()
+    digest.update(str(images.shape).encode())
+    digest.update(np.ascontiguousarray(images).tobytes())
+    digest.update(np.asarray(labels, dtype=np.int64).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _cache_params(profile, trial: int, train_set, val_set) -> dict:
+    from synovis_lib.config import local_imagenet_weights
+
+    fields = {k: v for k, v in dataclasses.asdict(profile).items() if k not in ("notes", "device")}
+    return {
+        "profile": fields,
+        "trial": trial,
+        "train": data_fingerprint(train_set.images, train_set.labels),
+        "val": data_fingerprint(val_set.images, val_set.labels) if val_set is not None else None,
+        "imagenet_file_present": local_imagenet_weights() is not None,
+        "version": synovis_lib.__version__,
+    }
+
+
+def _fit(profile, train_set, val_set, trial: int, progress: bool) -> TrainedModel:
+    options = TrainingOptions.from_profile(profile, trial)
+    torch.manual_seed(options.seed)
+    model, info = build_model(
+        backbone=profile.backbone,
+        weights=profile.weights,
+        offline=profile.offline,
+        fallback_backbone=profile.fallback_backbone,
+        dropout=profile.dropout,
+    )
+    notes = []
+    if options.freeze_backbone and not info.pretrained:
+        options = dataclasses.replace(options, freeze_backbone=False)
+        notes.append(
+            "freeze_backbone ignored: the backbone has no pretrained weights, so all layers train."
+        )
+    history = train(
+        model,
+        train_set.images,
+        train_set.labels,
+        options,
+        val_images=None if val_set is None else val_set.images,
+        val_labels=None if val_set is None else val_set.labels,
+        progress=progress,
+    )
+    device = str(resolve_device(options.device))
+    return TrainedModel(model.cpu(), history, info, options, profile.name, trial, device, notes)
+
+
+def _save_trained(trained: TrainedModel, path: Path) -> None:
+    save_checkpoint(
+        path,
+        {
+            "state_dict": trained.model.state_dict(),
+            "history": trained.history.to_dict(),
+            "weights": trained.weights.to_dict(),
+            "options": dataclasses.asdict(trained.options),
+            "profile": trained.profile,
+            "trial": trained.trial,
+            "device": trained.device,
+            "notes": trained.notes,
+            "dropout": float(head_of(trained.model)[1].p),
+        },
+    )
+
+
+def _load_trained(path: Path) -> TrainedModel:
+    state = load_checkpoint(path)
+    info = WeightsInfo.from_dict(state["weights"])
+    model = build_architecture(info.backbone, dropout=state["dropout"], empty=True)
+    model.load_state_dict(state["state_dict"], assign=True)
+    model.eval()
+    return TrainedModel(
+        model,
+        History.from_dict(state["history"]),
+        info,
+        TrainingOptions(**state["options"]),
+        state["profile"],
+        state["trial"],
+        state["device"],
+        list(state["notes"]),
+    )
+
+
+VALIDATION_FRACTION = 0.2
+"""Size of the held-out artificial validation set relative to the training set."""
+
+
+def validation_set_for(profile):
+    """Held-out artificial images for validation during training (cached).
+
+    The study does not say where its validation data came from; here it is a
+    fresh artificial set (seed ``profile.seed + 1``, 20 % of the training
+    counts per grade), never the clinical test images.
+    """
+    from synovis_lib.synth import training_set_for
+
+    counts = tuple(max(1, round(VALIDATION_FRACTION * c)) for c in profile.train_counts)
+    return training_set_for(
+        dataclasses.replace(profile, train_counts=counts), seed=profile.seed + 1
+    )
+
+
+def train_for(
+    profile,
+    train_set=None,
+    trial: int = 0,
+    *,
+    val_set="auto",
+    progress: bool = True,
+    use_cache: bool = True,
+) -> TrainedModel:
+    """Train (or load from the cache) the model of ``profile`` for ``trial``.
+
+    ``train_set``/``val_set`` have ``.images`` uint8 ``(N, H, W, 3)`` and
+    ``.labels``; ``train_set`` defaults to
+    :func:`synovis_lib.synth.training_set_for`, ``val_set="auto"`` to
+    :func:`validation_set_for` (``None``: no validation). The cache key is the
+    profile's fields, both data sets' fingerprints, the trial and whether an
+    ImageNet file is present, so notebook 06 finds the model notebook 05
+    trained and trains it itself when run alone. Taught in notebook 05.
+    """
+    if train_set is None:
+        from synovis_lib.synth import training_set_for
+
+        train_set = training_set_for(profile)
+    if isinstance(val_set, str) and val_set == "auto":
+        val_set = validation_set_for(profile)
+
+    def build() -> TrainedModel:
+        return _fit(profile, train_set, val_set, trial, progress)
+
+    if not use_cache:
+        return build()
+    path = cache_path("models", _cache_params(profile, trial, train_set, val_set), ".pt")
+    if path.exists():
+        return _load_trained(path)
+    trained = build()
+    _save_trained(trained, path)
+    return trained
+
+
+@dataclass
+class TrialsResult:
+    """Independent training runs ("three trials of independent learning")."""
+
+    models: list[TrainedModel]
+    table: pd.DataFrame
+    """One row per trial: seed, weights, accuracies, seconds, plus ``evaluate``'s numbers."""
+
+    def summary(self) -> pd.DataFrame:
+        """Mean and sample standard deviation (ddof=1) of every numeric column."""
+        numeric = self.table.drop(columns=["trial", "seed"]).select_dtypes("number")
+        out = pd.DataFrame({"mean": numeric.mean(), "sd": numeric.std(ddof=1)})
+        out["mean ± sd"] = [
+            f"{m:.3f} ± {s:.3f}" for m, s in zip(out["mean"], out["sd"], strict=True)
+        ]
+        return out
+
+
+def train_trials(
+    profile,
+    train_set=None,
+    *,
+    val_set="auto",
+    trials: int | None = None,
+    evaluate: Callable[[TrainedModel], dict[str, Any]] | None = None,
+    progress: bool = True,
+) -> TrialsResult:
+    """Train ``trials`` (default ``profile.trials``) independent models, each its own seed.
+
+    ``evaluate(trained)`` may add numbers per trial (e.g. accuracy on the
+    clinical set). Taught in notebook 05 (three trials) and notebook 06.
+    """
+    n = profile.trials if trials is None else trials
+    models, rows = [], []
+    for trial in tqdm(range(n), desc="trials", disable=not progress or n < 2):
+        trained = train_for(profile, train_set, trial, val_set=val_set, progress=progress)
+        row = {
+            "trial": trial,
+            "seed": trained.options.seed,
+            "weights": trained.weights.weights,
+            "backbone": trained.weights.backbone,
+            "train_accuracy_last_epoch": trained.history.last_epoch_accuracy,
+            "val_accuracy": trained.history.final_val_accuracy,
+            "seconds": trained.history.seconds,
+        }
+        if evaluate is not None:
+            row.update(evaluate(trained))
+        models.append(trained)
+        rows.append(row)
+    return TrialsResult(models, pd.DataFrame(rows))
+
+
+@dataclass
+class Evaluation:
+    """A model's grades for a set of images against a reference grade (e.g. the consensus)."""
+
+    probs: np.ndarray
+    """(N, 4) probabilities of the images that have a reference grade."""
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    index: np.ndarray
+    """Positions of these images in the set passed to :func:`evaluate`."""
+    excluded: int = 0
+    """Images left out because their reference grade is missing (NA)."""
+
+    @property
+    def confusion(self) -> np.ndarray:
+        from synovis_lib import metrics
+
+        return metrics.confusion(self.y_true, self.y_pred)
+
+    def headline(self) -> dict[str, float]:
+        """Overall accuracy, macro F1 and the linear weighted kappa with its 95 % CI."""
+        from synovis_lib import metrics
+
+        kappa = metrics.weighted_kappa(self.confusion, "linear")
+        return {
+            "accuracy": metrics.overall_accuracy(self.confusion),
+            "macro_f1": metrics.macro_f1(self.confusion),
+            "kappa": kappa.kappa,
+            "kappa_ci_low": kappa.ci_low,
+            "kappa_ci_high": kappa.ci_high,
+        }
+
+
+def evaluate(trained: TrainedModel, images: np.ndarray, y_true) -> Evaluation:
+    """Predict ``images`` and compare with ``y_true`` (nullable grades; NA rows are left out).
+
+    Taught in ``notebooks/06_evaluating_the_initial_model.ipynb``.
+    """
+    truth = pd.array(y_true, dtype="Int64")
+    if len(truth) != len(images):
+        raise ValueError(f"{len(images)} images but {len(truth)} reference grades")
+    index = np.flatnonzero(~np.asarray(truth.isna()))
+    probs = trained.predict(images[index])
+    y = truth[index].to_numpy(dtype=np.int64)
+    return Evaluation(probs, y, probs.argmax(1), index, len(truth) - len(index))
+
+
+def read_image_folder(folder: str | Path, size: int | None = None):
+    """Read an ImageFolder (``grade_0`` .. ``grade_3`` subfolders, as ``synovis generate``
+    writes) into a :class:`synovis_lib.synth.TrainingSet`, resizing to ``size`` if given.
+
+    Raises ``FileNotFoundError`` for a missing folder and ``ValueError`` naming
+    the folder or file for a class folder that is not a grade, an unreadable
+    image or, without ``size``, images of different sizes.
+    """
+    import re
+
+    from PIL import Image, UnidentifiedImageError
+    from torchvision.datasets import ImageFolder
+
+    from synovis_lib.synth import TrainingSet
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"training image folder {folder} does not exist")
+    dataset = ImageFolder(folder, allow_empty=True)
+    grade_of = {}
+    for name, index in dataset.class_to_idx.items():
+        match = re.fullmatch(r"(?:grade_?)?([0-3])", name)
+        if match is None:
+            raise ValueError(f"{folder / name}: class folders must be named grade_0 .. grade_3")
+        grade_of[index] = int(match.group(1))
+    if not dataset.samples:
+        raise ValueError(f"{folder} has no images in grade_0 .. grade_3 subfolders")
+    images, rows = [], []
+    for path, index in dataset.samples:
+        try:
+            with Image.open(path) as image:
+                rgb = image.convert("RGB")
+        except (OSError, UnidentifiedImageError) as err:
+            raise ValueError(f"{path}: not a readable image ({err})") from err
+        if size is not None and rgb.size != (size, size):
+            rgb = rgb.resize((size, size), Image.Resampling.BILINEAR)
+        if images and rgb.size != images[0].shape[1::-1]:
+            raise ValueError(f"{path} is {rgb.size[0]}x{rgb.size[1]}, unlike the others; pass size")
+        images.append(np.asarray(rgb, dtype=np.uint8))
+        rows.append({"id": Path(path).stem, "grade": grade_of[index]})
+    provenance = pd.DataFrame(rows)
+    return TrainingSet(np.stack(images), provenance["grade"].to_numpy(np.int64), provenance)
+
+
+def write_run(
+    out: str | Path,
+    profile,
+    result: TrialsResult,
+    evaluations: Sequence[Evaluation],
+    names: Sequence[str],
+    reference: str,
+) -> Path:
+    """Write a training run's results under ``out``, each file atomically.
+
+    ``metrics.json`` (profile, weights, device, per-trial numbers and mean ± sd),
+    ``predictions.csv`` (per trial and image: reference and predicted grade,
+    probabilities), ``weights.json`` (which weights and device each trial
+    used) and ``figures/`` (training progress and confusion table per trial).
+    """
+    from synovis_lib.files import write_json, write_text
+    from synovis_lib.plots import plot_confusion
+
+    out = Path(out)
+    frames = []
+    for trained, ev in zip(result.models, evaluations, strict=True):
+        frame = pd.DataFrame(
+            {"trial": trained.trial, "image": np.asarray(names)[ev.index], "reference": ev.y_true}
+        )
+        frame["predicted"] = ev.y_pred
+        for g in range(ev.probs.shape[1]):
+            frame[f"p_grade_{g}"] = ev.probs[:, g]
+        frames.append(frame)
+        figures = {
+            f"training_trial{trained.trial}.png": plot_training(trained.history, trained.summary()),
+            f"confusion_trial{trained.trial}.png": plot_confusion(
+                ev.confusion, title=f"trial {trained.trial} vs {reference}"
+            ).figure,
+        }
+        for name, fig in figures.items():
+            with atomic_write(out / "figures" / name) as tmp:
+                fig.savefig(tmp, format="png", dpi=110)
+            plt.close(fig)
+    write_text(out / "predictions.csv", pd.concat(frames, ignore_index=True).to_csv(index=False))
+    write_json(
+        out / "weights.json",
+        [
+            m.weights.to_dict() | {"trial": m.trial, "device": m.device, "notes": m.notes}
+            for m in result.models
+        ],
+    )
+    summary = result.summary()
+    write_json(
+        out / "metrics.json",
+        {
+            "profile": profile.name,
+            "profile_summary": profile.summary(),
+            "weights": result.models[0].weights.summary(),
+            "device": result.models[0].device,
+            "reference": reference,
+            "trials": result.table.to_dict(orient="records"),
+            "mean": summary["mean"].to_dict(),
+            "sd": summary["sd"].to_dict(),
+        },
+    )
+    return out
+
+
+def _cli_train(args) -> int:
+    from synovis_lib.profiles import get_profile
+
+    profile = get_profile(args.profile, **({"trials": args.trials} if args.trials else {}))
+    print(profile.summary())
+    train_set = read_image_folder(args.data, profile.image_size) if args.data else None
+    if args.clinic:
+        from synovis_lib.clinic import load_clinic
+
+        size = profile.clinic_size or profile.image_size
+        cohort = load_clinic(args.clinic, args.clinic_csv, size=size)
+        images, names, truth, reference = (
+            cohort.images,
+            cohort.table["image"].astype(str).tolist(),
+            cohort.table["consensus"],
+            "consensus",
+        )
+    else:
+        held_out = validation_set_for(profile)
+        images, names, truth, reference = (
+            held_out.images,
+            held_out.provenance["id"].astype(str).tolist(),
+            held_out.labels,
+            "held-out artificial images",
+        )
+    result = train_trials(profile, train_set)
+    evaluations = [evaluate(m, images, truth) for m in result.models]
+    for key in evaluations[0].headline():
+        result.table[f"test_{key}"] = [ev.headline()[key] for ev in evaluations]
+    write_run(args.out, profile, result, evaluations, names, reference)
+    print(result.models[0].weights.summary())
+    print(result.summary()[["mean ± sd"]].to_string())
+    print(f"wrote metrics.json, predictions.csv, weights.json and figures/ to {args.out}")
+    return 0
+
+
+def add_cli(subparsers) -> None:
+    """``synovis train --profile quick [--data DIR] --out DIR [--clinic DIR] [--trials N]``."""
+    p = subparsers.add_parser(
+        "train",
+        help="train the study's model (VGG-16 transfer learning) and write metrics, predictions, figures",
+        description=(
+            "Train the profile's model on the artificial images (an ImageFolder written by "
+            "'synovis generate', or generated in memory), test it on a clinical folder "
+            "(load_clinic format) or on held-out artificial images, and write the results."
+        ),
+    )
+    p.add_argument("--profile", default="quick", help="ci, quick or paper (default quick)")
+    p.add_argument(
+        "--data", type=Path, help="ImageFolder with grade_0..grade_3 (default: generate)"
+    )
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument("--clinic", type=Path, help="clinical images folder (with labels.csv)")
+    p.add_argument("--clinic-csv", type=Path, help="rater CSV (default: CLINIC/labels.csv)")
+    p.add_argument("--trials", type=int, help="independent trials (default: the profile's)")
+    p.set_defaults(func=_cli_train)
