@@ -32,4 +32,4 @@ lint: venv
 	$(BIN)/ruff format --check synovis_lib tests benchmarks
 
 clean:
-	rm -rf _build runs results
+	rm -rf _build runs results notebooks/results

@@ -57,3 +57,13 @@ def test_readme_gives_the_two_commands_and_ci_runs_the_test_one():
 
 def test_console_script_points_at_cli():
     assert _pyproject()["project"]["scripts"]["synovis"] == "synovis_lib.cli:main"
+
+
+def test_book_build_ignores_the_virtual_environment_and_outputs():
+    """`make book` builds from the repository root, where .venv holds thousands of
+    Markdown files and notebooks (package docs, papermill's test notebooks) that
+    Sphinx would otherwise read and execute."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    excluded = set(config["exclude_patterns"])
+    assert {".venv", "_build", "runs", "**/results", "tests"} <= excluded
+    assert config["only_build_toc_files"] is True
