@@ -61,7 +61,7 @@ PAPER_COUNTS = dict(enumerate(profiles.PAPER_COUNTS))
 """The study's images per grade (870 in all)."""
 CHECK_MIN_SIZE = 64
 """Grades are checked on masks at least this large (single spots need pixels)."""
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 """Bump when rendering or variant drawing changes, so cached training sets are rebuilt."""
 PIVOT = (0.5, 0.5)
 MAX_ATTEMPTS = 200
@@ -887,12 +887,18 @@ _SPOT_MOVE = 0.015
 
 
 def draw_modifications(rng: np.random.Generator, n_vessels: int = 0) -> list[dict[str, Any]]:
-    """Random modifications of one or more layers (rounded, so provenance replays exactly)."""
-    n_layers = int(rng.integers(1, 4))
-    layers = sorted(rng.choice(len(LAYERS), size=n_layers, replace=False))
+    """Random modifications of one or more layers (rounded, so provenance replays exactly).
+
+    A scene without vessels has an empty vascularity layer, which no modification
+    changes: only its tissue and bone layers are drawn then, so every variant differs
+    from its basic scene.
+    """
+    eligible = LAYERS if n_vessels else LAYERS[:2]
+    n_layers = int(rng.integers(1, len(eligible) + 1))
+    layers = sorted(rng.choice(len(eligible), size=n_layers, replace=False))
     mods: list[dict[str, Any]] = []
     for index in layers:
-        layer = LAYERS[index]
+        layer = eligible[index]
         ops = list(_OPS) + (["move_spots"] if layer == "vascularity" and n_vessels else [])
         chosen = rng.choice(len(ops), size=int(rng.integers(1, 3)), replace=False)
         for k in sorted(chosen):
@@ -942,18 +948,29 @@ def _render_at(scene: Scene, size: int) -> tuple[np.ndarray, GradeResult]:
     return rgb, result
 
 
+@functools.lru_cache(maxsize=64)
+def _basic_rgb(scene: Scene, size: int) -> np.ndarray:
+    """The unmodified scene's image at ``size`` (read only), to tell a real variant from a copy."""
+    rgb = _render_at(scene, size)[0]
+    rgb.flags.writeable = False
+    return rgb
+
+
 def derive_variant(
     scene: Scene, rng: np.random.Generator, size: int = 224, max_attempts: int = MAX_ATTEMPTS
 ) -> tuple[np.ndarray, list[dict[str, Any]], GradeResult, int]:
     """One checked variant of ``scene``: ``(rgb, modifications, grade_result, attempts)``.
 
     Draws modifications from ``rng`` until the grade checker confirms
-    ``scene.grade``; raises ``RuntimeError`` naming the scene after ``max_attempts``.
+    ``scene.grade`` and the image differs from the basic scene's own image at
+    ``size`` (a rotation well under a pixel, say, changes nothing at 64 px);
+    raises ``RuntimeError`` naming the scene after ``max_attempts``.
     """
+    original = _basic_rgb(scene, size)
     for attempt in range(1, max_attempts + 1):
         mods = draw_modifications(rng, len(scene.vessels))
         rgb, result = _render_at(apply_modifications(scene, mods), size)
-        if result.grade == scene.grade:
+        if result.grade == scene.grade and not np.array_equal(rgb, original):
             return rgb, mods, result, attempt
     raise RuntimeError(
         f"no variant of scene {scene.id!r} kept grade {scene.grade} in {max_attempts} draws"
@@ -1155,6 +1172,8 @@ def write_image_folder(training_set: TrainingSet, out: str | os.PathLike) -> Pat
     (an ImageFolder layout that ``torchvision.datasets.ImageFolder`` reads). An existing
     ``out`` is replaced only if it is empty or an earlier output (it has a manifest.csv)."""
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"{out} is a file, not a folder; choose a new or empty folder")
     if out.exists() and any(out.iterdir()) and not (out / "manifest.csv").is_file():
         raise FileExistsError(
             f"{out} exists and is not an image folder written by synovis (no manifest.csv); "

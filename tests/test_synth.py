@@ -227,6 +227,24 @@ def test_full_paper_set_at_32_px_has_exact_counts_and_checked_grades():
     assert (np.array(rechecked) == ts.labels).all()
     for i in (0, 300, 869):  # small images are box-filtered from the 64 px check render
         assert np.array_equal(synth.rerender(rows[i], 32), ts.images[i])
+    # Every image is a real variant: none is a copy of its basic scene's own image.
+    basics = {
+        s.id: synth.rerender({"basic_scene": s.id, "modifications": "[]"}, 32)
+        for s in load_basic_scenes()
+    }
+    copies = [
+        r["id"]
+        for r, im in zip(rows, ts.images, strict=True)
+        if np.array_equal(im, basics[r["basic_scene"]])
+    ]
+    assert copies == []
+    vesselless = {s.id for s in load_basic_scenes() if not s.vessels}
+    assert not any(
+        m["layer"] == "vascularity"
+        for r in rows
+        if r["basic_scene"] in vesselless
+        for m in json.loads(r["modifications"])
+    ), "an empty vascularity layer was 'modified'"
     summary = synth.modification_summary(ts.provenance)
     assert list(summary.index) == ["joint_tissue", "bone_surface", "vascularity"]
     assert set(summary.columns) == {"move", "scale", "rotate", "intensity", "move_spots"}
