@@ -37,11 +37,18 @@ def local_imagenet_weights() -> Path | None:
 
     Looks at ``$SYNOVIS_VGG16_WEIGHTS`` first, then the torch hub cache
     (``torch.hub.get_dir()/checkpoints/vgg16-397923af.pth``), which is where
-    torchvision saves its download and looks before downloading again.
+    torchvision saves its download and looks before downloading again. A
+    ``$SYNOVIS_VGG16_WEIGHTS`` that names no file raises ``FileNotFoundError``
+    rather than being passed over in silence.
     """
     env = os.environ.get(WEIGHTS_ENV_VAR)
     if env:
-        return Path(env) if Path(env).is_file() else None
+        if not Path(env).is_file():
+            raise FileNotFoundError(
+                f"${WEIGHTS_ENV_VAR} points at {env}, which is not a file; fix or unset it "
+                "(the torch hub cache is searched only when it is unset)"
+            )
+        return Path(env)
     hub = Path(torch.hub.get_dir()) / "checkpoints" / VGG16_IMAGENET_FILE
     return hub if hub.is_file() else None
 
@@ -57,7 +64,15 @@ def config_lines() -> list[str]:
     import synovis_lib
 
     device = resolve_device()
-    weights = local_imagenet_weights()
+    try:
+        weights = local_imagenet_weights()
+        status = (
+            f"found at {weights}"
+            if weights
+            else "not found locally (torchvision would download them)"
+        )
+    except FileNotFoundError as err:
+        status = f"ERROR: {err}"
     lines = [
         f"synovis_lib  {synovis_lib.__version__}",
         f"python       {platform.python_version()} ({platform.system()} {platform.machine()})",
@@ -69,12 +84,7 @@ def config_lines() -> list[str]:
         f"matplotlib   {matplotlib.__version__}",
         f"device       {device}"
         + (f" ({torch.cuda.get_device_name(0)})" if device.type == "cuda" else ""),
-        "ImageNet VGG-16 weights: "
-        + (
-            f"found at {weights}"
-            if weights
-            else "not found locally (torchvision would download them)"
-        ),
+        f"ImageNet VGG-16 weights: {status}",
     ]
     return lines
 

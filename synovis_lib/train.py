@@ -842,7 +842,7 @@ def data_fingerprint(images: np.ndarray, labels: np.ndarray) -> str:
 
 
 def _cache_params(profile, trial: int, train_set, val_set) -> dict:
-    from synovis_lib.config import local_imagenet_weights
+    from synovis_lib.model import ensure_imagenet_weights
 
     fields = {k: v for k, v in dataclasses.asdict(profile).items() if k not in ("notes", "device")}
     return {
@@ -850,7 +850,8 @@ def _cache_params(profile, trial: int, train_set, val_set) -> dict:
         "trial": trial,
         "train": data_fingerprint(train_set.images, train_set.labels),
         "val": data_fingerprint(val_set.images, val_set.labels) if val_set is not None else None,
-        "imagenet_file_present": local_imagenet_weights() is not None,
+        "imagenet_file_present": profile.weights == "imagenet"
+        and ensure_imagenet_weights() is not None,
         "version": synovis_lib.__version__,
     }
 

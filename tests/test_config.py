@@ -1,6 +1,7 @@
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from synovis_lib import config
@@ -28,7 +29,9 @@ def test_local_weights_found_in_hub_cache_or_env(tmp_path, monkeypatch):
     assert local_imagenet_weights() == ckpt
     other = tmp_path / "mine.pth"
     monkeypatch.setenv(config.WEIGHTS_ENV_VAR, str(other))
-    assert local_imagenet_weights() is None
+    with pytest.raises(FileNotFoundError, match=r"SYNOVIS_VGG16_WEIGHTS points at .*mine\.pth"):
+        local_imagenet_weights()  # a wrong path is an error, not a silent "not found"
+    assert "ERROR: $SYNOVIS_VGG16_WEIGHTS points at" in "\n".join(config.config_lines())
     other.write_bytes(b"x")
     assert local_imagenet_weights() == other
 

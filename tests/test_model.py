@@ -58,6 +58,7 @@ def offline_hub(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
     monkeypatch.setattr(model_module, "_ANNOUNCED", set())
+    monkeypatch.setattr(model_module, "_DOWNLOAD_FAILED", [])
     return hub
 
 
@@ -213,3 +214,32 @@ def test_backbone_ends_where_the_new_layer_begins():
     assert features.shape == (2, 4096)  # fc7's output, the input of the new layer
     compact = build_architecture("compact", empty=True)
     assert backbone_of(compact)(torch.empty(2, 3, 64, 64, device="meta")).shape == (2, 128 * 4 * 4)
+
+
+def test_going_online_retrains_instead_of_serving_the_cached_fallback(offline_hub, monkeypatch):
+    """The model cache key records the ImageNet file; an offline run's fallback is not reused
+    once the download works (one attempt per session; no network is touched here)."""
+    from types import SimpleNamespace
+
+    from synovis_lib import get_profile, train
+
+    quick = get_profile("quick", announce=False)
+    data = SimpleNamespace(images=torch.zeros(2, 8, 8, 3, dtype=torch.uint8).numpy(), labels=[0, 1])
+    offline_key = train._cache_params(quick, 0, data, None)
+    assert model_module.ensure_imagenet_weights() is None
+    assert model_module._DOWNLOAD_FAILED and "URLError" in model_module._DOWNLOAD_FAILED[0]
+    assert offline_key["imagenet_file_present"] is False
+
+    def download(url, dst, *args, **kwargs):  # what torch.hub does when online
+        torch.save({}, dst)
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", download)
+    assert model_module.ensure_imagenet_weights() is None  # the session already tried once
+    monkeypatch.setattr(model_module, "_DOWNLOAD_FAILED", [])  # a new session, now online
+    online_key = train._cache_params(quick, 0, data, None)
+    assert online_key["imagenet_file_present"] is True
+    assert (
+        model_module.ensure_imagenet_weights()
+        == offline_hub / "checkpoints" / config.VGG16_IMAGENET_FILE
+    )
+    assert offline_key != online_key
