@@ -28,6 +28,7 @@ def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
+    tmp_path.chmod(0o666 & ~_umask())  # mkstemp makes it private; give it a normal file's mode
     try:
         yield tmp_path
         os.replace(tmp_path, target)
@@ -41,24 +42,40 @@ def atomic_dir(path: str | os.PathLike, *, overwrite: bool = True) -> Iterator[P
 
     With ``overwrite`` an existing ``path`` is replaced only after the new
     folder is complete; otherwise an existing ``path`` raises ``FileExistsError``.
+    POSIX cannot rename a folder over a non-empty one, so a replacement takes two
+    renames (old aside to ``.NAME.old``, new into place); if the second fails the
+    old folder is put back, and a process killed between the two leaves the
+    previous output complete in ``.NAME.old``, never a half-written ``path``.
     """
     target = Path(path)
     if target.exists() and not overwrite:
         raise FileExistsError(f"{target} already exists")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; give it a normal folder's mode
     try:
         yield tmp
         if target.exists():
             old = target.with_name(f".{target.name}.old")
             shutil.rmtree(old, ignore_errors=True)
             os.replace(target, old)
-            os.replace(tmp, target)
+            try:
+                os.replace(tmp, target)
+            except BaseException:
+                os.replace(old, target)
+                raise
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _umask() -> int:
+    """The process's umask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:

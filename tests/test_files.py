@@ -61,3 +61,37 @@ def test_cache_builds_once_and_keys_ignore_order(tmp_path):
         assert cached("thing", {"seed": 0}, build, save, read_json, ".json") == "value"
     assert len(calls) == 1
     assert cache_path("thing", {"seed": 0}, ".json").is_file()
+
+
+def test_atomic_outputs_get_the_modes_of_ordinary_files(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        write_json(tmp_path / "m.json", {})
+        with atomic_dir(tmp_path / "out") as tmp:
+            (tmp / "a.txt").write_text("a")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "m.json").stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600
+    assert (tmp_path / "out").stat().st_mode & 0o777 == 0o755  # not mkdtemp's 0700
+
+
+def test_atomic_dir_puts_the_old_folder_back_when_the_swap_fails(tmp_path, monkeypatch):
+    import os
+
+    target = tmp_path / "data"
+    with atomic_dir(target) as tmp:
+        (tmp / "a.txt").write_text("a")
+    real_replace = os.replace
+
+    def replace(src, dst):
+        if str(src).endswith(".tmp"):
+            raise OSError("disk full")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(OSError, match="disk full"), atomic_dir(target) as tmp:
+        (tmp / "b.txt").write_text("b")
+    assert sorted(p.name for p in target.iterdir()) == ["a.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
