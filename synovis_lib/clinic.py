@@ -17,6 +17,7 @@ Taught in ``notebooks/03_clinical_images_and_raters.ipynb``.
 from __future__ import annotations
 
 import argparse
+import csv as _csv
 import importlib.util
 import re
 from dataclasses import dataclass
@@ -308,6 +309,35 @@ def _grades(column: pd.Series, name: str, csv: Path, required: bool) -> pd.array
     return values
 
 
+def _read_csv_strict(csv: Path) -> pd.DataFrame:
+    """The CSV as strings, one column per header name, refusing what pandas would guess at.
+
+    Read with the ``csv`` module rather than ``pandas.read_csv``, which turns
+    the first fields of a row with too many into an index (so "image" becomes a
+    grade) and renames a repeated header to ``rater_2.1``, both in silence.
+    Blank lines are skipped; trailing empty fields (an Excel export) are fine.
+    """
+    try:
+        with csv.open(encoding="utf-8-sig", newline="") as handle:
+            rows = [row for row in _csv.reader(handle, skipinitialspace=True) if row]
+    except (UnicodeDecodeError, _csv.Error) as exc:
+        raise ValueError(f"{csv} is not a readable CSV file: {exc}") from exc
+    if not rows:
+        raise ValueError(f"{csv} is empty: expected a header with {list(REQUIRED_COLUMNS)}")
+    header = [name.strip() for name in rows[0]]
+    repeated = sorted({name for name in header if name and header.count(name) > 1})
+    if repeated:
+        raise ValueError(f"{csv}: column(s) {repeated} appear more than once in the header")
+    width = len(header)
+    for i, row in enumerate(rows[1:]):
+        if any(field.strip() for field in row[width:]):
+            raise ValueError(
+                f"{_row(csv, i)}: {len(row)} fields, but the header has {width} columns"
+            )
+    body = [(row + [""] * width)[:width] for row in rows[1:]]
+    return pd.DataFrame(body, columns=header, dtype=str)
+
+
 def read_labels(csv: str | Path) -> pd.DataFrame:
     """Read and check a rater CSV; returns the columns of :data:`COLUMNS` but ``consensus``.
 
@@ -317,17 +347,7 @@ def read_labels(csv: str | Path) -> pd.DataFrame:
     csv = Path(csv)
     if not csv.is_file():
         raise FileNotFoundError(f"rater CSV {csv} does not exist")
-    try:
-        raw = pd.read_csv(
-            csv, dtype=str, keep_default_na=False, skipinitialspace=True, encoding="utf-8-sig"
-        )
-    except pd.errors.EmptyDataError:
-        raise ValueError(
-            f"{csv} is empty: expected a header with {list(REQUIRED_COLUMNS)}"
-        ) from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{csv} is not a readable CSV file: {exc}") from exc
-    raw.columns = [str(c).strip() for c in raw.columns]
+    raw = _read_csv_strict(csv)
     missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
     if missing:
         hint = " (separate columns with commas, not semicolons)" if ";" in raw.columns[0] else ""

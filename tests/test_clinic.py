@@ -239,11 +239,20 @@ def test_without_rater_3_disagreements_await_a_third_rating(tmp_path):
         (["C:\\x\\a.png,p1,1,1"], ValueError, r"data row 1.*absolute"),
         (["a.gif,p1,1,1"], ValueError, r"data row 1.*not one of"),
         ([], ValueError, r"no data rows"),
+        (["a.png,p1,1,1,1,1"], ValueError, r"data row 1.*6 fields, but the header has 4"),
     ],
 )
 def test_bad_rows_name_the_file_and_row(tmp_path, rows, error, message):
     folder = write_folder(tmp_path, rows)
     with pytest.raises(error, match=message):
+        load_clinic(folder, size=8)
+
+
+def test_a_link_that_escapes_the_folder_is_refused(tmp_path):
+    folder = write_folder(tmp_path, ["a.png,p1,1,1", "link.png,p1,1,1"])
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / "outside.png")
+    (folder / "link.png").symlink_to(tmp_path / "outside.png")
+    with pytest.raises(ValueError, match=r"data row 2.*'link\.png' resolves outside"):
         load_clinic(folder, size=8)
 
 
@@ -256,6 +265,11 @@ def test_missing_columns_and_empty_or_missing_csv(tmp_path):
         load_clinic(folder)
     (folder / "labels.csv").write_text("\ufeffimage,patient_id,rater_1,rater_2\na.png,p1,1,1\n")
     assert load_clinic(folder, size=8).table["consensus"].tolist() == [1]  # Excel's BOM is fine
+    (folder / "labels.csv").write_text("image,patient_id,rater_1,rater_2\na.png,p1,1,1,,\n")
+    assert load_clinic(folder, size=8).table["rater_2"].tolist() == [1]  # trailing commas
+    (folder / "labels.csv").write_text("image,patient_id,rater_1,rater_2,rater_2\na.png,p1,1,1,2\n")
+    with pytest.raises(ValueError, match=r"\['rater_2'\] appear more than once"):
+        load_clinic(folder)
     (folder / "labels.csv").write_text("")
     with pytest.raises(ValueError, match="empty"):
         load_clinic(folder)
