@@ -34,7 +34,13 @@ from synovis_lib.files import atomic_dir, atomic_write
 from synovis_lib.grading import load_rules
 from synovis_lib.profiles import Profile
 from synovis_lib.raters import DEFAULT_RATERS, RaterProfile, read_by_all
-from synovis_lib.ultrasound import GradedScene, sample_examination, sample_scene, screenshot
+from synovis_lib.ultrasound import (
+    GradedScene,
+    render_scene,
+    sample_examination,
+    sample_scene,
+    screenshot,
+)
 
 N_PATIENTS = 74
 CONSENSUS_COUNTS = (43, 41, 67, 5)
@@ -219,6 +225,26 @@ def _render_all(scenes: list, size: int, progress: bool) -> np.ndarray:
     for i, scene in enumerate(tqdm(scenes, desc="rendering", disable=not progress)):
         images[i] = screenshot(scene, size)
     return images
+
+
+def plot_truth(example: GradedScene, size: int = 224):
+    """One simulated joint three ways: the screenshot, the synovium and vessel masks that
+    define its true grade, and the colour the screen shows (blooming, specks). Returns the
+    figure; taught in notebook 03."""
+    import matplotlib.pyplot as plt
+
+    shot = render_scene(example.scene, size)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.5), layout="constrained")
+    axes[0].imshow(shot.rgb)
+    axes[0].set_title(f"screenshot (scanner {example.scene.scanner.name})")
+    axes[1].imshow(shot.synovium, cmap="Blues", vmax=2)
+    axes[1].contour(shot.vascular, levels=[0.5], colors="red")
+    axes[1].set_title("synovium (blue) and vessels (red)")
+    axes[2].imshow(shot.colour, cmap="Oranges")
+    axes[2].set_title("colour on screen")
+    for ax in axes:
+        ax.axis("off")
+    return fig
 
 
 def cohort_for(profile: Profile) -> Cohort:

@@ -207,6 +207,14 @@ class CVResult:
         """E.g. ``"stratified 5-fold CV: accuracy 0.995 ± 0.004"``."""
         return f"{self.scheme} {self.n_folds}-fold CV: accuracy {self.mean:.3f} ± {self.sd:.3f}"
 
+    def headline(self) -> dict[str, Any]:
+        """``{scheme}_folds``, ``{scheme}_mean_accuracy`` and ``{scheme}_sd`` for a results file."""
+        return {
+            f"{self.scheme}_folds": self.n_folds,
+            f"{self.scheme}_mean_accuracy": round(self.mean, 4),
+            f"{self.scheme}_sd": round(self.sd, 4),
+        }
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "scheme": self.scheme,

@@ -831,6 +831,17 @@ class TrainedModel:
         line = f"{self.weights.summary()} trial={self.trial} seed={self.options.seed} device={self.device}"
         return "\n".join([line, *self.notes])
 
+    def record(self) -> dict[str, Any]:
+        """What produced this model, for a results file: weights, backbone, whether it was
+        the offline fallback, device and profile."""
+        return {
+            "weights": self.weights.weights,
+            "backbone": self.weights.backbone,
+            "fallback": self.weights.fallback,
+            "device": self.device,
+            "profile": self.profile,
+        }
+
 
 def data_fingerprint(images: np.ndarray, labels: np.ndarray) -> str:
     """A short hash of a data set's pixels and grades (its identity for the cache)."""
