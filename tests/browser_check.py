@@ -152,8 +152,8 @@ class Page(HTMLParser):
                 pass
 
     def handle_data(self, data: str) -> None:
-        if self._stack and self._stack[-1] == "title":
-            self.title += data
+        if self._stack and self._stack[-1] == "title" and "head" in self._stack:
+            self.title += data  # the document's title, not an inline SVG icon's <title>
         if not self._stack or self._stack[-1] not in {"script", "style"}:
             self.text.append(data)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser_check import check_book, find_chromium, toc_files
+from tests.browser_check import Page, check_book, find_chromium, toc_files
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "_build" / "screenshots"
@@ -174,3 +174,12 @@ def test_checker_passes_a_clean_rendered_page(tmp_path: Path):
     intro = report.pages[0]
     assert intro.problems == []
     assert (intro.title, intro.images, intro.math) == ("Intro", 1, 1)
+
+
+def test_page_title_is_the_documents_not_an_svg_icons():
+    # The theme's light/dark switch draws SVG icons with <title>s of their own.
+    html = (
+        "<html><head><title>Intro — synovis</title></head><body><h1>Intro</h1>"
+        "<button><svg><title>Light</title></svg><svg><title>Dark</title></svg></button></body></html>"
+    )
+    assert Page(html).title == "Intro — synovis"
