@@ -55,7 +55,7 @@ TRUE_GIVEN_CONSENSUS = np.array(
     ]
 )
 """Proposal for an image's true grade given its consensus slot (rows: consensus 0..3)."""
-SIMULATOR_VERSION = 1
+SIMULATOR_VERSION = 2
 """Bumped whenever the simulator's output changes, so cached cohorts are rebuilt."""
 
 LABELS_FILE = "labels.csv"

@@ -42,6 +42,8 @@ class GradingRules:
     """A region covering at least this share of the synovium is a confluent spot."""
     large_region_fraction: float = 0.25
     """A region covering at least this share is graded by coverage, not counted."""
+    grade_1_coverage_below: float = 0.25
+    """Grade 1 also needs total coverage below this share (a few spots, not a quarter)."""
     grade_3_coverage_above: float = 0.5
     """Grade 3 needs coverage strictly above this (exactly 0.5 is grade 2)."""
     connectivity: int = 8
@@ -177,15 +179,18 @@ def grade_from_counts(
         return 0
     if coverage > rules.grade_3_coverage_above:
         return 3
-    if n_large:
+    if n_large or coverage >= rules.grade_1_coverage_below:
         return 2
+    return 1 if _grade_1_counts(n_single, n_confluent, rules) else 2
+
+
+def _grade_1_counts(n_single: int, n_confluent: int, rules: GradingRules) -> bool:
+    """Whether the spot counts alone are within grade 1's definition."""
     if n_confluent == 0:
-        within = n_single <= rules.max_single_alone
-    elif n_confluent == 1:
-        within = n_single <= rules.max_single_with_one_confluent
-    else:
-        within = n_confluent <= rules.max_confluent_alone and n_single == 0
-    return 1 if within else 2
+        return n_single <= rules.max_single_alone
+    if n_confluent == 1:
+        return n_single <= rules.max_single_with_one_confluent
+    return n_confluent <= rules.max_confluent_alone and n_single == 0
 
 
 def grade_from_masks(
@@ -219,6 +224,12 @@ def grade_from_masks(
         rule = f"signal covers more than {rules.grade_3_coverage_above:.0%} of the synovium"
     elif grade == 1:
         rule = "within the grade-1 spot counts"
+    elif not n_large and _grade_1_counts(n_single, n_confluent, rules):
+        rule = (
+            f"grade-1 spot counts, but together they cover >= "
+            f"{rules.grade_1_coverage_below:.0%} of the synovium, coverage <= "
+            f"{rules.grade_3_coverage_above:.0%}"
+        )
     elif n_large:
         rule = (
             f"a region covers >= {rules.large_region_fraction:.0%} of the synovium "

@@ -55,9 +55,9 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
-import synovis_lib
 from synovis_lib.files import read_json, write_json, write_text
 from synovis_lib.profiles import ENV_VAR as PROFILE_ENV_VAR
+from synovis_lib.profiles import PROFILES
 
 NOTEBOOK_PATTERN = re.compile(r"^(\d{2})_[\w-]+\.ipynb$")
 """Course notebooks are ``NN_topic.ipynb``; anything else in the folder is ignored."""
@@ -71,7 +71,8 @@ class Failure:
 
     ``cell_index`` counts the cells of the source notebook from 0 (papermill's
     injected-parameters cell is not counted); ``None`` when the failure came
-    before any cell ran (e.g. the kernel did not start).
+    before any cell ran (e.g. the kernel did not start). A timeout or a kernel
+    that died is placed in the cell papermill was running.
     """
 
     ename: str
@@ -81,7 +82,7 @@ class Failure:
     cell_source: str = ""
 
     def describe(self) -> str:
-        where = "before any cell ran" if self.cell_index is None else f"in cell {self.cell_index}"
+        where = "outside any cell" if self.cell_index is None else f"in cell {self.cell_index}"
         if self.execution_count is not None:
             where += f" (In [{self.execution_count}])"
         line = self.cell_source.strip().splitlines()[0] if self.cell_source.strip() else ""
@@ -197,6 +198,35 @@ def check_parameter_names(parameters: Mapping[str, Any]) -> None:
             )
 
 
+def notebook_parameters(path: Path) -> set[str]:
+    """The names assigned in ``path``'s cell tagged ``parameters`` (empty if it has none)."""
+    import nbformat
+
+    names: set[str] = set()
+    for cell in nbformat.read(path, as_version=4).cells:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            for node in ast.parse(cell.source).body:
+                targets = (
+                    node.targets
+                    if isinstance(node, ast.Assign)
+                    else [getattr(node, "target", None)]
+                )
+                names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return names
+
+
+def check_parameters_exist(parameters: Mapping[str, Any], notebooks: Sequence[Path]) -> None:
+    """Raise ``ValueError`` for a ``-p`` name that no selected notebook has (a typo such as
+    ``SEDD`` would otherwise only make papermill log a warning and run the defaults)."""
+    known = set().union(*(notebook_parameters(path) for path in notebooks))
+    unknown = sorted(set(parameters) - known)
+    if unknown:
+        raise ValueError(
+            f"-p {', '.join(unknown)}: no selected notebook has such a parameter "
+            f"(they have: {', '.join(sorted(known - set(RESERVED_PARAMETERS)))})"
+        )
+
+
 def run_hash(source: Path, parameters: Mapping[str, Any]) -> str:
     """Hash of what decides a notebook's result: its source, the parameters, ``$SYNOVIS_PROFILE``."""
     digest = hashlib.sha256(source.read_bytes())
@@ -239,7 +269,22 @@ def _failure_from(error: BaseException, partial: Path) -> Failure:
             execution_count=error.exec_count,
             cell_source=error.source,
         )
-    return Failure(ename=type(error).__name__, evalue=str(error))
+    # A timeout or a dead kernel happens inside the last cell that started, in papermill's
+    # partial output (which marks a timed-out cell "completed", not "failed").
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    index, source = None, ""
+    if isinstance(error, CellTimeoutError | DeadKernelError) and partial.exists():
+        import nbformat
+
+        nb = nbformat.read(partial, as_version=4)
+        status = [c.get("metadata", {}).get("papermill", {}).get("status") for c in nb.cells]
+        started = [i for i, s in enumerate(status) if s not in (None, "pending")]
+        if started:
+            index, source = _source_cell_index(nb, started[-1]), nb.cells[started[-1]].source
+    return Failure(
+        ename=type(error).__name__, evalue=str(error), cell_index=index, cell_source=source
+    )
 
 
 def execute(task: Task) -> Outcome:
@@ -432,12 +477,14 @@ def run_notebooks(
 
     Raises ``ValueError`` for an unknown profile, a bad ``-p`` or ``jobs < 1``.
     """
-    synovis_lib.get_profile(profile)
+    if profile not in PROFILES:  # --profile itself, whatever $SYNOVIS_PROFILE says
+        raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
     if jobs < 1:
         raise ValueError(f"--jobs must be at least 1, got {jobs}")
     notebooks = discover_notebooks(notebooks_dir, only)
     root = Path(out).resolve()
     check_parameter_names(parameters or {})
+    check_parameters_exist(parameters or {}, notebooks)
     params = {"PROFILE": profile, "RESULTS_DIR": str(root / "results"), **(parameters or {})}
     manifest_path = root / MANIFEST
     manifest = _load_manifest(manifest_path)

@@ -61,7 +61,7 @@ PAPER_COUNTS = dict(enumerate(profiles.PAPER_COUNTS))
 """The study's images per grade (870 in all)."""
 CHECK_MIN_SIZE = 64
 """Grades are checked on masks at least this large (single spots need pixels)."""
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 """Bump when rendering or variant drawing changes, so cached training sets are rebuilt."""
 PIVOT = (0.5, 0.5)
 MAX_ATTEMPTS = 200

@@ -79,10 +79,23 @@ def test_one_large_region_is_graded_by_coverage_not_as_a_confluent_spot():
     result = grade_from_masks(vascular, synovium())
     assert (result.n_large, result.n_confluent, result.grade) == (1, 0, 2)
     assert result.coverage == pytest.approx(0.25)
-    vascular[10:60, 20:119] = False
+    vascular[10:60, 20:120] = False
     vascular[10:60, 20:70] = True  # 2500 px = 12.5 %: one confluent spot, grade 1
     result = grade_from_masks(vascular, synovium())
-    assert (result.n_confluent, result.n_large, result.grade) == (1, 0, 1)
+    assert (result.n_single, result.n_confluent, result.n_large, result.grade) == (0, 1, 0, 1)
+
+
+def test_grade_1_spot_counts_covering_a_quarter_or_more_are_grade_2():
+    vascular = np.zeros((H, W), dtype=bool)
+    vascular[10:59, 20:70] = True  # 2450 px = 12.25 %: confluent
+    vascular[10:59, 80:130] = True  # another: two confluent spots, 24.5 % in all
+    two = grade_from_masks(vascular, synovium())
+    assert (two.n_confluent, two.n_large, two.grade) == (2, 0, 1)
+    vascular[59, 20:70] = True  # 50 px more: 24.75 %, still two confluent spots
+    vascular[59:61, 80:130] = True  # and 100 more: 25.25 % in all
+    wide = grade_from_masks(vascular, synovium())
+    assert (wide.n_confluent, wide.n_large) == (2, 0) and wide.coverage >= 0.25
+    assert wide.grade == 2 and "together they cover >= 25%" in wide.rule
 
 
 def test_coverage_of_exactly_half_is_grade_2_and_above_half_is_grade_3():

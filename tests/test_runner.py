@@ -127,6 +127,20 @@ def test_runs_in_order_passes_parameters_and_gathers_metrics(course: Path, tmp_p
     assert manifest["02_second"]["parameters"]["SEED"] == 7
 
 
+def test_a_misspelt_parameter_or_profile_is_refused_before_anything_runs(
+    course: Path, tmp_path: Path, monkeypatch
+):
+    assert runner.notebook_parameters(course / "02_second.ipynb") == set(
+        ["PROFILE", "RESULTS_DIR", "SEED", "LABEL", "TRACE"]
+    )
+    with pytest.raises(ValueError, match=r"-p SEDD: no selected notebook has such a parameter"):
+        run(course, tmp_path / "out", parameters={"SEDD": 1})
+    monkeypatch.setenv("SYNOVIS_PROFILE", "ci")  # must not hide a bad --profile
+    with pytest.raises(ValueError, match="unknown profile 'quik'"):
+        run(course, tmp_path / "out", profile="quik")
+    assert not (tmp_path / "out").exists()
+
+
 def test_rerun_reuses_finished_outputs_until_parameters_change(course: Path, tmp_path: Path):
     out = tmp_path / "out"
     run(course, out, profile="ci", only=["02"])
@@ -199,6 +213,18 @@ def test_failure_names_cell_and_error_and_leaves_no_output(tmp_path: Path):
     assert [o.status for o in report.outcomes] == ["reused", "ok", "failed"]
     assert (out / "02_broken.ipynb").exists()
     assert not (out / "02_broken.failed.ipynb").exists()
+
+
+def test_a_timeout_is_placed_in_the_cell_that_ran_too_long(tmp_path: Path):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    # Source cells: 0 title, 1 parameters, 2 trace, 3 fine, 4 sleeps past the timeout.
+    make_notebook(folder / "01_slow.ipynb", "x = 1", "import time\ntime.sleep(60)")
+    report, _ = run(folder, tmp_path / "out", profile="ci", timeout=3)
+    (slow,) = report.outcomes
+    assert slow.status == "failed" and "Timeout" in slow.failure.ename
+    assert slow.failure.cell_index == 4 and "time.sleep(60)" in slow.failure.cell_source
+    assert "FAILED 01_slow in cell 4" in runner.format_summary(report.outcomes, tmp_path / "out")
 
 
 def test_parallel_jobs_report_in_number_order(course: Path, tmp_path: Path):
