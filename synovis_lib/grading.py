@@ -65,6 +65,9 @@ def load_rules() -> GradingRules:
     text = resources.files("synovis_lib").joinpath("data", RULES_FILE).read_text(encoding="utf-8")
     data = json.loads(text)
     names = {f for f in GradingRules.__dataclass_fields__}
+    missing = sorted(names - set(data))
+    if missing:  # the dataclass defaults must never stand in for the data silently
+        raise ValueError(f"{RULES_FILE} lacks rule value(s) {missing}")
     return GradingRules(**{k: v for k, v in data.items() if k in names})
 
 

@@ -104,12 +104,24 @@ def _check(condition: bool, message: str) -> None:
 
 
 def _check_fields(cls: type, data: Mapping[str, Any], where: str) -> None:
+    """Unknown fields and values of the wrong type (``"big"`` for a radius, ``true`` for a
+    grade) are errors naming the field, before the dataclass checks the ranges."""
     if not isinstance(data, Mapping):
         raise ValueError(f"{where}: expected an object, got {type(data).__name__}")
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
     if unknown:
         raise ValueError(f"{where}: unknown field(s) {unknown}; valid fields are {sorted(names)}")
+    for f in dataclasses.fields(cls):
+        value = data.get(f.name)
+        if f.name not in data:
+            continue
+        if f.type in ("float", "int") and (
+            isinstance(value, bool) or not isinstance(value, int | float)
+        ):
+            raise ValueError(f"{where}: {f.name} must be a number, got {value!r}")
+        if f.type == "str" and not isinstance(value, str):
+            raise ValueError(f"{where}: {f.name} must be text, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -182,7 +194,10 @@ class JointTissue:
             _check(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)}")
         _check(0 <= self.skin_y <= 0.5, f"skin_y must be within 0..0.5, got {self.skin_y}")
         _check(self.tendon_gap >= 0, f"tendon_gap must be >= 0, got {self.tendon_gap}")
-        _check(abs(self.recess_skew) < 1, f"recess_skew must be within -0.9..0.9: {self}")
+        _check(
+            abs(self.recess_skew) <= 0.9,
+            f"recess_skew must be within -0.9..0.9, got {self.recess_skew}",
+        )
 
 
 @dataclass(frozen=True)
@@ -321,6 +336,14 @@ class Scene:
         _check(not unknown, f"{source}: unknown field(s) {unknown}; valid: {sorted(allowed)}")
         for key in ("id", "grade", "layers"):
             _check(key in data, f"{source}: missing field {key!r}")
+        _check(
+            isinstance(data["grade"], int) and not isinstance(data["grade"], bool),
+            f"{source}: grade must be 0, 1, 2 or 3, got {data['grade']!r}",
+        )
+        _check(
+            isinstance(data.get("description", ""), str),
+            f"{source}: description must be text, got {data.get('description')!r}",
+        )
         layers = data["layers"]
         _check(isinstance(layers, Mapping), f"{source}: layers must be an object")
         bad = sorted(set(layers) - set(LAYERS))

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import ndimage
 
 from synovis_lib import synth
 from synovis_lib.grading import GradeResult, grade_from_masks
@@ -90,13 +91,19 @@ def _replace_vessel(state: StudioState, index: int, **changes: Any) -> StudioSta
     return dataclasses.replace(state, scene=state.scene.with_vessels(vessels), selected=index)
 
 
-def synovium_centre(state: StudioState) -> tuple[float, float]:
-    """The centre of the visible synovium, in vascularity-layer coordinates."""
-    synovium = synth.render(state.scene, max(state.size, MIN_STUDIO_SIZE)).synovium
-    ys, xs = np.nonzero(synovium)
-    if not len(xs):
+def free_point(state: StudioState) -> tuple[float, float]:
+    """Where a new vessel goes: the point of the visible synovium farthest from its edge and
+    from every vessel drawn (so "add" twice gives two spots, not one on top of the other),
+    in vascularity-layer coordinates. ``(0.5, 0.5)`` when no synovium is visible."""
+    rendered = synth.render(state.scene, max(state.size, MIN_STUDIO_SIZE))
+    room = rendered.synovium & ~rendered.vascular
+    if not room.any():
+        room = rendered.synovium
+    if not room.any():
         return 0.5, 0.5
-    x, y = (xs.mean() + 0.5) / synovium.shape[1], (ys.mean() + 0.5) / synovium.shape[0]
+    depth = ndimage.distance_transform_edt(np.pad(room, 1))[1:-1, 1:-1]
+    row, col = np.unravel_index(int(np.argmax(depth)), depth.shape)
+    x, y = (col + 0.5) / room.shape[1], (row + 0.5) / room.shape[0]
     lx, ly = state.scene.vascularity.transform.invert(x, y)
     return float(np.clip(lx, 0, 1)), float(np.clip(ly, 0, 1))
 
@@ -110,13 +117,13 @@ def add_vessel(
     ry: float | None = None,
     intensity: float = 0.9,
 ) -> StudioState:
-    """Add a vessel (default: at the centre of the synovium) and select it.
+    """Add a vessel (default: at :func:`free_point`) and select it.
 
     Spots default to radius 0.01, confluent spots to 0.045 x 0.028 (image fractions).
     """
     default = (0.01, 0.01) if kind == "spot" else (0.045, 0.028)
     if x is None or y is None:
-        x, y = synovium_centre(state)
+        x, y = free_point(state)
     vessel = Vessel(round(x, 4), round(y, 4), rx or default[0], ry or default[1], kind, intensity)
     scene = state.scene.with_vessels([*state.scene.vessels, vessel])
     return dataclasses.replace(state, scene=scene, selected=len(scene.vessels) - 1)

@@ -138,6 +138,16 @@ def _scene_dict() -> dict:
             r"vessels\[2\]: kind must be one of",
         ),
         (lambda d: d.update(grade=5), "grade must be 0, 1, 2 or 3"),
+        (lambda d: d.update(grade=True), "grade must be 0, 1, 2 or 3, got True"),
+        (lambda d: d.update(description=7), "description must be text"),
+        (
+            lambda d: d["layers"]["vascularity"]["vessels"][0].update(rx="big"),
+            r"layers\.vascularity\.vessels\[0\]: rx must be a number, got 'big'",
+        ),
+        (
+            lambda d: d["layers"]["joint_tissue"].update(recess_skew=0.95),
+            r"layers\.joint_tissue: recess_skew must be within -0\.9\.\.0\.9, got 0\.95",
+        ),
         (lambda d: d.pop("id"), "missing field 'id'"),
     ],
 )

@@ -52,6 +52,12 @@ def test_adding_a_fourth_spot_breaks_grade_1_and_deleting_it_restores_it():
     assert current_grade(state).grade == 1 and grade_warning(state) is None
 
 
+def test_adding_twice_gives_two_spots_not_one():
+    state = add_vessel(add_vessel(new_state("g0_grey_scale_synovitis")))
+    assert len(state.scene.vessels) == 2
+    assert (current_grade(state).n_single, current_grade(state).grade) == (2, 1)
+
+
 def test_new_vessels_land_in_the_synovium_and_can_be_moved_out():
     state = add_vessel(new_state("g0_grey_scale_synovitis"), kind="confluent")
     assert current_grade(state).n_confluent == 1
