@@ -417,7 +417,10 @@ def roc_per_grade(
                 note = "DeLong treats images as independent; use ci='bootstrap' for patients"
         else:
             valid = boot[:, g][~np.isnan(boot[:, g])]
-            lo, hi = np.quantile(valid, [0.5 - level / 2, 0.5 + level / 2])
+            if valid.size:
+                lo, hi = np.quantile(valid, [0.5 - level / 2, 0.5 + level / 2])
+            else:
+                lo = hi = float("nan")
             if valid.size < n_boot:
                 note = (
                     f"{n_boot - valid.size} of {n_boot} resamples lacked a class and were skipped"

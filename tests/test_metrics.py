@@ -273,6 +273,21 @@ def test_bootstrap_resamples_patients_and_is_reproducible():
     assert same[0].ci_low == same[0].ci_high == pytest.approx(same[0].auc)
 
 
+def test_bootstrap_ci_is_nan_with_a_note_when_no_resample_has_both_classes():
+    # Two patients, one with every grade-1 image: a one-resample bootstrap that draws the same
+    # patient twice has a single class. Among seeds 0-19 some do; they must not crash.
+    y = np.array([1, 1, 0, 0, 0])
+    probs = np.column_stack([1 - np.linspace(1, 0, 5), np.linspace(1, 0, 5)])
+    patients = np.array([0, 0, 1, 1, 1])
+    runs = [
+        metrics.roc_per_grade(y, probs, patient_ids=patients, ci="bootstrap", n_boot=1, seed=s)[1]
+        for s in range(20)
+    ]
+    failed = [r for r in runs if "1 of 1 resamples lacked a class" in r.note]
+    assert failed and all(np.isnan(r.ci_low) and np.isnan(r.ci_high) for r in failed)
+    assert all(r.auc == 1.0 for r in runs)
+
+
 def test_roc_undefined_grade_and_bad_input():
     probs = np.full((4, 4), 0.25)
     results = metrics.roc_per_grade([0, 1, 1, 0], probs)
