@@ -1201,25 +1201,20 @@ def _cli_train(args) -> int:
     profile = get_profile(args.profile, **({"trials": args.trials} if args.trials else {}))
     print(profile.summary())
     train_set = read_image_folder(args.data, profile.image_size) if args.data else None
-    if args.clinic:
-        from synovis_lib.clinic import load_clinic
+    from synovis_lib.clinic import cohort_for, load_clinic
 
+    if args.clinic:
         size = profile.clinic_size or profile.image_size
         cohort = load_clinic(args.clinic, args.clinic_csv, size=size)
-        images, names, truth, reference = (
-            cohort.images,
-            cohort.table["image"].astype(str).tolist(),
-            cohort.table["consensus"],
-            "consensus",
-        )
-    else:
-        held_out = validation_set_for(profile)
-        images, names, truth, reference = (
-            held_out.images,
-            held_out.provenance["id"].astype(str).tolist(),
-            held_out.labels,
-            "held-out artificial images",
-        )
+        reference = "consensus"
+    else:  # the study's test: clinical images (simulated here), never artificial ones
+        cohort = cohort_for(profile)
+        reference = "consensus (simulated clinical cohort)"
+    images, names, truth = (
+        cohort.images,
+        cohort.table["image"].astype(str).tolist(),
+        cohort.table["consensus"],
+    )
     result = train_trials(profile, train_set)
     evaluations = [evaluate(m, images, truth) for m in result.models]
     for key in evaluations[0].headline():
@@ -1239,7 +1234,8 @@ def add_cli(subparsers) -> None:
         description=(
             "Train the profile's model on the artificial images (an ImageFolder written by "
             "'synovis generate', or generated in memory), test it on a clinical folder "
-            "(load_clinic format) or on held-out artificial images, and write the results."
+            "(load_clinic format) or else on the simulated clinical cohort, and write the "
+            "results."
         ),
     )
     p.add_argument("--profile", default="quick", help="ci, quick or paper (default quick)")
@@ -1247,7 +1243,11 @@ def add_cli(subparsers) -> None:
         "--data", type=Path, help="ImageFolder with grade_0..grade_3 (default: generate)"
     )
     p.add_argument("--out", required=True, type=Path, help="output folder")
-    p.add_argument("--clinic", type=Path, help="clinical images folder (with labels.csv)")
+    p.add_argument(
+        "--clinic",
+        type=Path,
+        help="clinical images folder with labels.csv (default: the simulated cohort)",
+    )
     p.add_argument("--clinic-csv", type=Path, help="rater CSV (default: CLINIC/labels.csv)")
     p.add_argument("--trials", type=int, help="independent trials (default: the profile's)")
     p.set_defaults(func=_cli_train)

@@ -387,6 +387,13 @@ def test_cli_train_writes_metrics_predictions_weights_and_figures(tmp_path):
     assert "img1.png" not in set(predictions["image"])
     np.testing.assert_allclose(predictions.filter(like="p_grade_").sum(axis=1), 1.0, rtol=1e-5)
     assert [w["device"] for w in files.read_json(out / "weights.json")] == ["cpu", "cpu"]
+    # Without --clinic the test set is the simulated clinical cohort, not artificial images.
+    assert cli.main([*argv[:-1], str(tmp_path / "out2"), "--trials", "1"]) == 0
+    default = files.read_json(tmp_path / "out2" / "metrics.json")
+    assert default["reference"] == "consensus (simulated clinical cohort)"
+    assert set(pd.read_csv(tmp_path / "out2" / "predictions.csv")["image"]) <= {
+        f"p{p:03d}_img{i}.png" for p in range(1, 75) for i in range(1, 5)
+    }
     assert {p.name for p in (out / "figures").iterdir()} == {
         "training_trial0.png",
         "training_trial1.png",
