@@ -867,7 +867,11 @@ def _cache_params(profile, trial: int, train_set, val_set) -> dict:
     }
 
 
-def _fit(profile, train_set, val_set, trial: int, progress: bool) -> TrainedModel:
+def _fit(
+    profile, train_set, val_set, trial: int, progress: bool, checkpoint: Path | None = None
+) -> TrainedModel:
+    """Build and train the profile's model; with ``checkpoint`` an interrupted run resumes
+    (not for a frozen backbone: that run takes seconds and its checkpoint is all of VGG-16)."""
     options = TrainingOptions.from_profile(profile, trial)
     torch.manual_seed(options.seed)
     model, info = build_model(
@@ -890,6 +894,8 @@ def _fit(profile, train_set, val_set, trial: int, progress: bool) -> TrainedMode
         options,
         val_images=None if val_set is None else val_set.images,
         val_labels=None if val_set is None else val_set.labels,
+        checkpoint=None if options.freeze_backbone else checkpoint,
+        resume=checkpoint is not None and not options.freeze_backbone,
         progress=progress,
     )
     device = str(resolve_device(options.device))
@@ -967,7 +973,9 @@ def train_for(
     :func:`validation_set_for` (``None``: no validation). The cache key is the
     profile's fields, both data sets' fingerprints, the trial and whether an
     ImageNet file is present, so notebook 06 finds the model notebook 05
-    trained and trains it itself when run alone. Taught in notebook 05.
+    trained and trains it itself when run alone. A cached run that is
+    interrupted (a closed laptop, a Colab timeout) resumes from its last epoch
+    checkpoint next time, to the same weights. Taught in notebook 05.
     """
     if train_set is None:
         from synovis_lib.synth import training_set_for
@@ -976,16 +984,15 @@ def train_for(
     if isinstance(val_set, str) and val_set == "auto":
         val_set = validation_set_for(profile)
 
-    def build() -> TrainedModel:
-        return _fit(profile, train_set, val_set, trial, progress)
-
     if not use_cache:
-        return build()
+        return _fit(profile, train_set, val_set, trial, progress)
     path = cache_path("models", _cache_params(profile, trial, train_set, val_set), ".pt")
     if path.exists():
         return _load_trained(path)
-    trained = build()
+    partial = path.with_name(f"{path.stem}.partial.pt")
+    trained = _fit(profile, train_set, val_set, trial, progress, checkpoint=partial)
     _save_trained(trained, path)
+    partial.unlink(missing_ok=True)
     return trained
 
 

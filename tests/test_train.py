@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from synovis_lib import get_profile
+from synovis_lib.cache import cache_dir
 from synovis_lib.model import build_architecture, build_model, head_of
 from synovis_lib.train import (
     IMAGENET_MEAN,
@@ -326,6 +327,37 @@ def test_train_for_caches_and_records_weights(monkeypatch):
         assert torch.equal(a, b)
     assert again.history == first.history and again.weights == first.weights
     np.testing.assert_array_equal(again.predict(images), first.predict(images))
+
+
+def test_train_for_resumes_an_interrupted_run_to_the_same_weights(monkeypatch):
+    from synovis_lib import train as train_module
+
+    profile = get_profile("ci", announce=False, epochs=3, batch_size=8, seed=5)
+    images, labels = toy_images(24)  # 3 iterations per epoch, a checkpoint after each epoch
+    data = SimpleNamespace(images=images, labels=labels)
+    fresh = train_for(profile, data, val_set=None, progress=False, use_cache=False)
+    real = train_module.train
+
+    def closed_laptop(*args, **kwargs):
+        def stop(iteration, history):
+            if iteration == 5:
+                raise KeyboardInterrupt
+
+        return real(*args, **{**kwargs, "callback": stop})
+
+    monkeypatch.setattr(train_module, "train", closed_laptop)
+    with pytest.raises(KeyboardInterrupt):
+        train_for(profile, data, val_set=None, progress=False)
+    partial = list(cache_dir().glob("models/*.partial.pt"))
+    assert len(partial) == 1 and torch.load(partial[0], weights_only=True)["iteration"] == 3
+    monkeypatch.setattr(train_module, "train", real)
+    resumed = train_for(profile, data, val_set=None, progress=False)
+    assert resumed.history.iteration == fresh.history.iteration
+    for a, b in zip(
+        fresh.model.state_dict().values(), resumed.model.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b)
+    assert not partial[0].exists()  # finished: only the cached model is left
 
 
 def test_train_for_without_pretrained_weights_ignores_freeze(monkeypatch):
