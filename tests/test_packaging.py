@@ -55,6 +55,13 @@ def test_readme_gives_the_two_commands_and_ci_runs_the_test_one():
     assert (ROOT / figure).is_file(), f"README figure {figure} is missing"
 
 
+def test_readme_opens_every_notebook_in_colab():
+    readme = (ROOT / "README.md").read_text()
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        url = f"colab.research.google.com/github/synovis-course/synovis/blob/main/notebooks/{path.name}"
+        assert url in readme, f"README has no Colab link to {path.name}"
+
+
 def test_console_script_points_at_cli():
     assert _pyproject()["project"]["scripts"]["synovis"] == "synovis_lib.cli:main"
 
