@@ -47,6 +47,8 @@ from pathlib import Path
 import yaml
 
 TRACEBACK = "Traceback (most recent call last)"
+RESULTS_PAGE = "notebooks/06_evaluating_the_initial_model"
+"""The results page screenshotted beside the intro."""
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 WIDGET_MANAGER = "embed-amd.js"
 CHROMIUM_FLAGS = (
@@ -447,9 +449,10 @@ def main(argv: list[str] | None = None) -> int:
         print("chromium not found (Debian: apt-get install -y chromium)")
         return 2
     shots = args.screenshots or args.html_dir.parent / "screenshots"
-    report = check_book(
-        args.html_dir, args.toc, chromium, shots, {"intro": f"{toc_files(args.toc)[0]}.html"}
-    )
+    docs = toc_files(args.toc)
+    results = RESULTS_PAGE if RESULTS_PAGE in docs else docs[-1]
+    pages = {"intro": f"{docs[0]}.html", "results": f"{results}.html"}
+    report = check_book(args.html_dir, args.toc, chromium, shots, pages)
     print(report.summary())
     return 1 if report.all_problems() else 0
 

@@ -17,11 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser_check import Page, check_book, find_chromium, toc_files
+from tests.browser_check import RESULTS_PAGE, Page, check_book, find_chromium, toc_files
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "_build" / "screenshots"
-RESULTS_PAGE = "notebooks/06_evaluating_the_initial_model"
 
 
 @pytest.fixture(scope="session")
