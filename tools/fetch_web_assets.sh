@@ -27,7 +27,7 @@ REQUIREJS="requirejs@2.3.8"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dest="$root/book/web_assets/offline"
 stamp="$dest/VERSIONS"
-wanted="$MATHJAX $HTML_MANAGER $REQUIREJS widgets-config-1"
+wanted="$MATHJAX $HTML_MANAGER $REQUIREJS widgets-config-3"
 
 if [[ "${1:-}" != "--force" && -f "$stamp" && "$(cat "$stamp")" == "$wanted" ]]; then
     echo "web assets up to date in ${dest#"$root"/} ($wanted)"
@@ -66,7 +66,14 @@ cat >"$new/widgets-config.js" <<'JS'
 // Written by tools/fetch_web_assets.sh: the widget manager's fonts come from beside it.
 (function () {
   var here = document.currentScript.src.replace(/[^/]*$/, "");
-  require.config({ paths: { "@jupyter-widgets/html-manager/dist": here + "html-manager" } });
+  // Each bundled module (base, controls, their v7 twins, the manager) finds its fonts
+  // beside its own AMD URL; unmapped, "@jupyter-widgets/controls" resolves against the
+  // page and the browser asks for notebooks/@jupyter-widgets/<hash>.woff.
+  var paths = { "@jupyter-widgets/html-manager/dist": here + "html-manager" };
+  ["base", "controls", "base7", "controls7", "html-manager"].forEach(function (name) {
+    paths["@jupyter-widgets/" + name] = here + "html-manager/" + name;
+  });
+  require.config({ paths: paths });
 })();
 JS
 echo "$wanted" >"$new/VERSIONS"
