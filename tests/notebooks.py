@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import nbformat
@@ -31,3 +32,82 @@ def literal_parameters(source: str) -> dict[str, object]:
             raise ValueError(f"not a plain name: {ast.unparse(target)!r}")
         values[target.id] = ast.literal_eval(node.value)
     return values
+
+
+MAX_LOGIC_LINES = 15
+"""A code cell longer than this is a library function waiting to be written."""
+
+
+def convention_problems(nb: nbformat.NotebookNode, stem: str) -> list[str]:
+    """Everything in ``nb`` (the notebook ``stem``, e.g. ``05_vgg16_transfer_learning``) that
+    breaks the course's notebook anatomy (DESIGN.md, "Conventions"); empty when none does."""
+    problems: list[str] = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None):
+            problems.append(f"cell {i} has outputs committed")
+        if cell.cell_type == "code":
+            logic = [
+                line
+                for line in cell.source.splitlines()
+                if line.strip() and not line.strip().startswith("#")
+            ]
+            if len(logic) > MAX_LOGIC_LINES:
+                problems.append(f"cell {i}: {len(logic)} lines of code")
+    cells = parameters_cells(nb)
+    if len(cells) != 1:
+        problems.append(f"{len(cells)} cells tagged parameters (want 1)")
+    else:
+        try:
+            params = literal_parameters(cells[0].source)
+        except ValueError as err:
+            problems.append(f"parameters cell is not literals only: {err}")
+            params = {}
+        if params.get("PROFILE") not in {"ci", "quick", "paper"}:
+            problems.append("PROFILE missing from the parameters cell")
+        if "RESULTS_DIR" not in params:
+            problems.append("RESULTS_DIR missing from the parameters cell")
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    number = int(stem[:2])
+    if not (
+        nb.cells
+        and nb.cells[0].cell_type == "markdown"
+        and re.match(rf"# {number}\. \S", nb.cells[0].source)
+    ):
+        problems.append(f"first cell must be the title '# {number}. ...'")
+    for text in (
+        "## Overview",
+        "## Prerequisites",
+        "## Summary",
+        "## Exercises",
+        "Time to learn",
+        "Learning objectives",
+    ):
+        if text not in markdown:
+            problems.append(f"missing {text!r}")
+    if "```{exercise}" not in markdown or "```{solution}" not in markdown:
+        problems.append("no exercise with a solution")
+    labels = re.findall(r":label:\s*(\S+)", markdown)
+    if not all(label.startswith(f"nb{stem[:2]}-") for label in labels) or len(labels) != len(
+        set(labels)
+    ):
+        problems.append(f"exercise labels must be unique and start with 'nb{stem[:2]}-': {labels}")
+    installs = [line for line in code.splitlines() if '"pip", "install"' in line]
+    if 'find_spec("synovis_lib")' not in code:
+        problems.append("no Colab-safe setup cell")
+    if not installs or '"--no-deps"' not in installs[0]:
+        problems.append("the package install pulls dependencies")
+    if any(re.search(r"\btorch", line) for line in installs):
+        problems.append("the setup cell (re)installs torch")
+    for needle, what in (
+        ("print_config()", "setup does not print the config"),
+        ("get_profile(PROFILE", "profile not loaded from PROFILE"),
+        ("write_metrics(", "writes no metrics for the runner"),
+    ):
+        if needle not in code:
+            problems.append(what)
+    if "sys.path" in code:
+        problems.append("edits sys.path")
+    if "matplotlib.use(" in code:
+        problems.append("matplotlib.use hides figures in the book")
+    return problems
