@@ -386,19 +386,6 @@ def network_fit_predict(profile, trial: int = 0, record: list | None = None) -> 
     return fit_predict
 
 
-def cv_epochs(profile) -> int:
-    """Epochs each fold trains for: the profile's own in ``paper``, a third of them otherwise.
-
-    A CV trains one network per fold and scheme (9 networks for the
-    stratified 5-fold plus the group-aware 4-fold CV); at the ``quick``
-    profile's full 6 epochs that alone would take several minutes on a
-    two-core CPU. A third of the epochs (at least one) keeps notebook 07 near
-    two minutes; the gap between the schemes, which is the lesson, does not
-    depend on it. The ``paper`` profile trains every fold as the study did.
-    """
-    return profile.epochs if profile.name == "paper" else max(1, profile.epochs // 3)
-
-
 def _cache_params(profile, grouped: bool, trial: int, method: str, fingerprint: str) -> dict:
     from synovis_lib.model import ensure_imagenet_weights
 
@@ -428,7 +415,7 @@ def cv_for(
     ``grouped`` chooses the group-aware scheme (groups = basic scene).
     ``method``: ``"network"`` trains the profile's model in every fold
     (``profile.folds`` folds, the options and seed of ``trial``, ``epochs``
-    epochs, default :func:`cv_epochs`); ``"knn"`` or ``"centroid"`` use
+    epochs, default the profile's own); ``"knn"`` or ``"centroid"`` use
     :func:`pixel_fit_predict`. ``train_set`` defaults to
     :func:`synovis_lib.synth.training_set_for`. Taught in notebook 07.
     """
@@ -441,10 +428,8 @@ def cv_for(
 
         train_set = training_set_for(profile)
     fingerprint = data_fingerprint(train_set.images, train_set.labels)
-    if method == "network":
-        profile = dataclasses.replace(
-            profile, epochs=cv_epochs(profile) if epochs is None else epochs
-        )
+    if method == "network" and epochs is not None:
+        profile = dataclasses.replace(profile, epochs=epochs)
     params = _cache_params(profile, grouped, trial, method, fingerprint)
 
     def build() -> CVResult:
@@ -579,6 +564,6 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
         help="train the profile's network per fold (default) or a pixel classifier",
     )
     p.add_argument(
-        "--epochs", type=int, default=None, help="epochs per fold (default: cv_epochs(profile))"
+        "--epochs", type=int, default=None, help="epochs per fold (default: the profile's)"
     )
     p.set_defaults(func=_cli)

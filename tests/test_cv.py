@@ -154,14 +154,6 @@ def test_result_round_trips_through_json():
     assert "grouped 3-fold CV: accuracy" in again.summary()
 
 
-def test_cv_epochs_rule():
-    from synovis_lib import get_profile
-
-    assert cv.cv_epochs(get_profile("paper", announce=False)) == 11
-    assert cv.cv_epochs(get_profile("quick", announce=False)) == 2
-    assert cv.cv_epochs(get_profile("ci", announce=False)) == 1
-
-
 def test_cv_for_is_cached_and_cli_writes_results(tmp_path, monkeypatch):
     from synovis_lib import cli, get_profile
 
