@@ -6,7 +6,10 @@ parameters" and trains one if there is none. Keys are hashes of the
 parameters (JSON, sorted), so the same parameters always find the same
 artefact and different ones never collide.
 
-The folder is ``$SYNOVIS_CACHE`` or ``~/.cache/synovis``.
+The folder is ``$SYNOVIS_CACHE`` or ``~/.cache/synovis``. Building an entry
+holds a lock on it (``filelock``), so notebooks run in parallel
+(``synovis run-notebooks --jobs 2``) wait for one another's artefact instead
+of each building it again.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
+
+from filelock import FileLock
 
 from synovis_lib.files import _jsonable
 
@@ -58,7 +63,15 @@ def cached(
     path = cache_path(kind, params, suffix)
     if path.exists():
         return load(path)
-    value = build()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save(value, path)
+    with building(path):
+        if path.exists():  # another process built it while we waited
+            return load(path)
+        value = build()
+        save(value, path)
     return value
+
+
+def building(path: Path) -> FileLock:
+    """A lock held while the entry at ``path`` is built (``<path>.lock``, created on demand)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(path.with_name(f"{path.name}.lock"))

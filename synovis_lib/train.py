@@ -32,7 +32,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 import synovis_lib
-from synovis_lib.cache import cache_path
+from synovis_lib.cache import building, cache_path
 from synovis_lib.config import resolve_device
 from synovis_lib.files import atomic_write
 from synovis_lib.model import (
@@ -989,10 +989,13 @@ def train_for(
     path = cache_path("models", _cache_params(profile, trial, train_set, val_set), ".pt")
     if path.exists():
         return _load_trained(path)
-    partial = path.with_name(f"{path.stem}.partial.pt")
-    trained = _fit(profile, train_set, val_set, trial, progress, checkpoint=partial)
-    _save_trained(trained, path)
-    partial.unlink(missing_ok=True)
+    with building(path):
+        if path.exists():  # trained by another notebook while we waited
+            return _load_trained(path)
+        partial = path.with_name(f"{path.stem}.partial.pt")
+        trained = _fit(profile, train_set, val_set, trial, progress, checkpoint=partial)
+        _save_trained(trained, path)
+        partial.unlink(missing_ok=True)
     return trained
 
 

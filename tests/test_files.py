@@ -95,3 +95,31 @@ def test_atomic_dir_puts_the_old_folder_back_when_the_swap_fails(tmp_path, monke
         (tmp / "b.txt").write_text("b")
     assert sorted(p.name for p in target.iterdir()) == ["a.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+
+
+def test_a_cache_entry_is_built_once_by_concurrent_processes(tmp_path):
+    """Two processes asking for the same entry: one builds, the other waits and loads."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, time\n"
+        "from synovis_lib.cache import cached\n"
+        "from synovis_lib.files import read_json, write_json\n"
+        "def build():\n"
+        "    open(sys.argv[1], 'a').write('built\\n')\n"
+        "    time.sleep(1.5)\n"
+        "    return {'value': 42}\n"
+        "save = lambda value, path: write_json(path, value)\n"
+        "print(cached('thing', {'seed': 0}, build, save, read_json, '.json')['value'])\n"
+    )
+    log = tmp_path / "builds.txt"
+    env = {**os.environ, "SYNOVIS_CACHE": str(tmp_path / "cache")}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, str(log)], env=env, stdout=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=60)[0].decode().strip() for p in procs]
+    assert outputs == ["42", "42"]
+    assert log.read_text().splitlines() == ["built"]
