@@ -18,9 +18,10 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# The notebook cache knows only the notebooks' code: when the library changes, the
-# outputs it made are stale, so the whole build is thrown away and made again.
-LIBHASH = $(shell cat pyproject.toml $(sort $(wildcard synovis_lib/*.py synovis_lib/data/*.json synovis_lib/data/scenes/*.json)) | sha256sum | cut -c1-16)
+# The notebook cache knows only the notebooks' code: when the library or
+# $SYNOVIS_PROFILE changes, the outputs it made are stale, so the whole build is
+# thrown away and made again.
+LIBHASH = $(shell (echo "profile=$(SYNOVIS_PROFILE)"; cat pyproject.toml $(sort $(wildcard synovis_lib/*.py synovis_lib/data/*.json synovis_lib/data/scenes/*.json))) | sha256sum | cut -c1-16)
 
 book: venv
 	bash tools/fetch_web_assets.sh

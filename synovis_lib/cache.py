@@ -72,6 +72,10 @@ def cached(
 
 
 def building(path: Path) -> FileLock:
-    """A lock held while the entry at ``path`` is built (``<path>.lock``, created on demand)."""
+    """A lock held while the cache entry at ``path`` is built. Lock files live apart, in
+    ``<cache>/.locks/`` (a lock file outlives its lock by design), so entry folders hold
+    entries only."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    return FileLock(path.with_name(f"{path.name}.lock"))
+    locks = cache_dir() / ".locks"
+    locks.mkdir(exist_ok=True)
+    return FileLock(locks / f"{path.parent.name}.{path.name}.lock")
