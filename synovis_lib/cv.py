@@ -396,7 +396,9 @@ def _cache_params(profile, grouped: bool, trial: int, method: str, fingerprint: 
         "trial": trial,
         "method": method,
         "train": fingerprint,
-        "imagenet_file_present": profile.weights == "imagenet"
+        # only a network CV uses the weights (the pixel probes never download them)
+        "imagenet_file_present": method == "network"
+        and profile.weights == "imagenet"
         and ensure_imagenet_weights() is not None,
         "version": CV_VERSION,
     }
