@@ -339,8 +339,9 @@ def _read_csv_strict(csv: Path) -> pd.DataFrame:
     """The CSV as strings, one column per header name, refusing what pandas would guess at.
 
     Read with the ``csv`` module rather than ``pandas.read_csv``, which turns
-    the first fields of a row with too many into an index (so "image" becomes a
-    grade) and renames a repeated header to ``rater_2.1``, both in silence.
+    the first fields of a row with too many into an index (so the ``image``
+    column holds a grade) and renames a repeated header to ``rater_2.1``, both
+    in silence.
     Blank lines are skipped; trailing empty fields (an Excel export) are fine.
     """
     try:
