@@ -63,7 +63,7 @@ def cached(
     path = cache_path(kind, params, suffix)
     if path.exists():
         return load(path)
-    with building(path):
+    with _building(path):
         if path.exists():  # another process built it while we waited
             return load(path)
         value = build()
@@ -71,7 +71,7 @@ def cached(
     return value
 
 
-def building(path: Path) -> FileLock:
+def _building(path: Path) -> FileLock:
     """A lock held while the cache entry at ``path`` is built. Lock files live apart, in
     ``<cache>/.locks/`` (a lock file outlives its lock by design), so entry folders hold
     entries only."""

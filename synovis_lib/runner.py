@@ -254,11 +254,11 @@ def _source_cell_index(nb: Any, executed_index: int) -> int:
 
 
 def _failure_from(error: BaseException, partial: Path) -> Failure:
+    import nbformat
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
     if isinstance(error, PapermillExecutionError):
-        import nbformat
-
         index = error.cell_index
         if partial.exists():
             index = _source_cell_index(nbformat.read(partial, as_version=4), index)
@@ -271,12 +271,8 @@ def _failure_from(error: BaseException, partial: Path) -> Failure:
         )
     # A timeout or a dead kernel happens inside the last cell that started, in papermill's
     # partial output (which marks a timed-out cell "completed", not "failed").
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
-
     index, source = None, ""
     if isinstance(error, CellTimeoutError | DeadKernelError) and partial.exists():
-        import nbformat
-
         nb = nbformat.read(partial, as_version=4)
         status = [c.get("metadata", {}).get("papermill", {}).get("status") for c in nb.cells]
         started = [i for i, s in enumerate(status) if s not in (None, "pending")]

@@ -32,7 +32,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 import synovis_lib
-from synovis_lib.cache import building, cache_path
+from synovis_lib.cache import cache_path, cached
 from synovis_lib.config import resolve_device
 from synovis_lib.files import atomic_write
 from synovis_lib.model import (
@@ -986,16 +986,17 @@ def train_for(
 
     if not use_cache:
         return _fit(profile, train_set, val_set, trial, progress)
-    path = cache_path("models", _cache_params(profile, trial, train_set, val_set), ".pt")
-    if path.exists():
-        return _load_trained(path)
-    with building(path):
-        if path.exists():  # trained by another notebook while we waited
-            return _load_trained(path)
-        partial = path.with_name(f"{path.stem}.partial.pt")
-        trained = _fit(profile, train_set, val_set, trial, progress, checkpoint=partial)
-        _save_trained(trained, path)
-        partial.unlink(missing_ok=True)
+    params = _cache_params(profile, trial, train_set, val_set)
+    partial = cache_path("models", params, ".partial.pt")
+    trained = cached(
+        "models",
+        params,
+        build=lambda: _fit(profile, train_set, val_set, trial, progress, checkpoint=partial),
+        save=_save_trained,
+        load=_load_trained,
+        suffix=".pt",
+    )
+    partial.unlink(missing_ok=True)
     return trained
 
 
