@@ -4,8 +4,8 @@
 
 Measures, on one thread: building the study's folds (870 labels, both schemes),
 a pixel 1-NN cross-validation of 870 images at 64 px, reading a clinical
-image's layout (:func:`synovis_lib.errors.estimate_layout`) and building five
-scenes from it (:func:`synovis_lib.errors.model_after`) at three sizes. The
+image's layout (:func:`synovis_lib.layout.estimate_layout`) and building five
+scenes from it (:func:`synovis_lib.redraw.model_after`) at three sizes. The
 network's own training speed is measured in the training benchmark.
 """
 
@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from timing import best_of
 
-from synovis_lib import cv, errors
+from synovis_lib import cv, layout, redraw
 from synovis_lib import ultrasound as us
 from synovis_lib.synth import generate_training_set
 
@@ -38,11 +38,11 @@ def main() -> None:
     scenes = [us.sample_scene(rng, us.sample_examination(rng), 1).scene for _ in range(5)]
     for size in (64, 160, 224):
         images = [us.render_scene(s, size).rgb for s in scenes]
-        read = best_of(lambda images=images: [errors.estimate_layout(i) for i in images], 1) / len(
+        read = best_of(lambda images=images: [layout.estimate_layout(i) for i in images], 1) / len(
             images
         )
         build = best_of(
-            lambda images=images: [errors.model_after(i, 5, grade=None) for i in images], 1
+            lambda images=images: [redraw.model_after(i, 5, grade=None) for i in images], 1
         )
         print(
             f"{size} px: estimate_layout {1000 * read:.0f} ms/image, "

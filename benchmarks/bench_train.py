@@ -29,16 +29,9 @@ import torch
 import torch.nn.functional as F
 
 from synovis_lib import get_profile
-from synovis_lib.model import build_architecture, build_model
-from synovis_lib.synth import training_set_for
-from synovis_lib.train import (
-    TrainingOptions,
-    make_optimizer,
-    preprocess,
-    train,
-    train_for,
-    validation_set_for,
-)
+from synovis_lib.model import build_architecture, build_model, preprocess
+from synovis_lib.pipeline import train_for, training_set_for, validation_set_for
+from synovis_lib.train import TrainingOptions, make_optimizer, train
 
 
 def images_for(n: int, size: int) -> tuple[np.ndarray, np.ndarray]:

@@ -16,7 +16,6 @@ Taught in ``notebooks/03_clinical_images_and_raters.ipynb``.
 
 from __future__ import annotations
 
-import argparse
 import csv as _csv
 import importlib.util
 import re
@@ -29,10 +28,8 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from synovis_lib.agreement import adjudicate
-from synovis_lib.cache import cached
 from synovis_lib.files import atomic_dir, atomic_write
 from synovis_lib.grading import load_rules
-from synovis_lib.profiles import Profile
 from synovis_lib.raters import DEFAULT_RATERS, RaterProfile, read_by_all
 from synovis_lib.ultrasound import (
     GradedScene,
@@ -55,8 +52,6 @@ TRUE_GIVEN_CONSENSUS = np.array(
     ]
 )
 """Proposal for an image's true grade given its consensus slot (rows: consensus 0..3)."""
-SIMULATOR_VERSION = 2
-"""Bumped whenever the simulator's output changes, so cached cohorts are rebuilt."""
 
 LABELS_FILE = "labels.csv"
 COLUMNS = ("image", "patient_id", "rater_1", "rater_2", "rater_3", "consensus", "true_grade")
@@ -247,25 +242,8 @@ def plot_truth(example: GradedScene, size: int = 224):
     return fig
 
 
-def cohort_for(profile: Profile) -> Cohort:
-    """The simulated cohort at the profile's clinic size, from the cache or built once.
-
-    Size is ``profile.clinic_size`` or else ``profile.image_size``; the seed is
-    ``profile.seed``. Any notebook can call this without running the others.
-    """
-    size = profile.clinic_size or profile.image_size
-    params = {"seed": profile.seed, "size": size, "version": SIMULATOR_VERSION}
-    return cached(
-        "clinic",
-        params,
-        build=lambda: simulate_cohort(seed=profile.seed, size=size),
-        save=_save_npz,
-        load=_load_npz,
-        suffix=".npz",
-    )
-
-
-def _save_npz(cohort: Cohort, path: Path) -> None:
+def save_npz(cohort: Cohort, path: Path) -> None:
+    """Save a cohort (images and grade table) as one compressed ``.npz``, atomically."""
     arrays = {
         c: np.array(cohort.table[c].astype(str).tolist(), dtype=str)
         for c in ("image", "patient_id")
@@ -276,7 +254,8 @@ def _save_npz(cohort: Cohort, path: Path) -> None:
         np.savez_compressed(handle, images=cohort.images, source=np.array(cohort.source), **arrays)
 
 
-def _load_npz(path: Path) -> Cohort:
+def load_npz(path: Path) -> Cohort:
+    """A cohort saved by :func:`save_npz`."""
     with np.load(path, allow_pickle=False) as data:
         values = {c: data[c].tolist() for c in ("image", "patient_id")}
         for column in GRADE_COLUMNS:
@@ -529,38 +508,3 @@ def load_clinic(folder: str | Path, csv: str | Path | None = None, size: int = 2
     )
     table["consensus"] = pd.array(result.consensus, dtype="Int64")
     return Cohort(table=table, images=images, source=str(folder))
-
-
-# --------------------------------------------------------------------------- command line
-
-
-def _simulate_clinic(args: argparse.Namespace) -> int:
-    out = Path(args.out)
-    if out.exists() and not args.force:
-        print(f"synovis simulate-clinic: {out} already exists (use --force to replace it)")
-        return 1
-    cohort = simulate_cohort(seed=args.seed, size=args.size, progress=True)
-    write_cohort(cohort, out, overwrite=args.force)
-    counts = "/".join(str(int(c)) for c in cohort.consensus_counts())
-    print(
-        f"wrote {len(cohort)} images and {LABELS_FILE} to {out} "
-        f"(consensus grade 0/1/2/3: {counts}); load them with synovis_lib.clinic.load_clinic"
-    )
-    return 0
-
-
-def add_cli(subparsers) -> None:
-    """``synovis simulate-clinic --out DIR [--seed 0] [--size 224] [--force]``."""
-    p = subparsers.add_parser(
-        "simulate-clinic",
-        help="write the simulated clinical test set (PNG images + labels.csv)",
-        description=(
-            "Simulate the study's clinical test set (156 images, 74 patients, three raters) "
-            "and write it in the format load_clinic reads."
-        ),
-    )
-    p.add_argument("--out", required=True, help="folder to create")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--size", type=int, default=224, help="image size in pixels (default 224)")
-    p.add_argument("--force", action="store_true", help="replace --out if it exists")
-    p.set_defaults(func=_simulate_clinic)

@@ -26,12 +26,9 @@ from :func:`pixel_fit_predict`). Taught in
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -42,10 +39,11 @@ from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from sklearn.neighbors import KNeighborsClassifier, NearestCentroid
 from tqdm.auto import tqdm
 
-from synovis_lib import cache, files, metrics
+from synovis_lib import metrics
+from synovis_lib.grading import N_GRADES
+from synovis_lib.profiles import Profile
+from synovis_lib.train import fit_profile
 
-N_GRADES = 4
-CV_VERSION = 3
 """Bump when the CV procedure changes, so cached results are rebuilt."""
 
 FitPredict = Callable[[np.ndarray, np.ndarray, np.ndarray, int], np.ndarray]
@@ -352,19 +350,17 @@ def pixel_fit_predict(kind: str = "knn", size: int = 16) -> FitPredict:
     return fit_predict
 
 
-def network_fit_predict(profile, trial: int = 0, record: list | None = None) -> FitPredict:
-    """Train the profile's network on each fold (:func:`synovis_lib.train.train_for`, not cached)
+def network_fit_predict(profile: Profile, trial: int = 0, record: list | None = None) -> FitPredict:
+    """Train the profile's network on each fold (:func:`synovis_lib.train.fit_profile`, not cached)
     with the options and seed of ``trial``, and predict the held-out fold.
 
     The held-out fold is the validation, so no separate validation set is used
     during training. Fold models are not cached (a VGG-16 is half a gigabyte);
-    the CV result is (:func:`cv_for`). When the first fold had to fall back
+    the CV result is (:func:`synovis_lib.pipeline.cv_for`). When the first fold had to fall back
     (no ImageNet weights), later folds build the fallback directly instead of
     trying the download again. Each trained model's weights summary is
     appended to ``record``.
     """
-    from synovis_lib.train import train_for
-
     current = [profile]
     # The first fold's weights record once it fell back: later folds build the fallback
     # directly and are recorded as that same fallback, not as a model that was asked for.
@@ -372,7 +368,7 @@ def network_fit_predict(profile, trial: int = 0, record: list | None = None) -> 
 
     def fit_predict(train_x, train_y, test_x, fold):
         data = SimpleNamespace(images=train_x, labels=train_y)
-        trained = train_for(current[0], data, trial, val_set=None, progress=False, use_cache=False)
+        trained = fit_profile(current[0], data, None, trial, progress=False)
         weights = trained.weights
         if weights.fallback and not fallback:
             fallback.append(weights)
@@ -384,79 +380,6 @@ def network_fit_predict(profile, trial: int = 0, record: list | None = None) -> 
         return trained.predict(test_x)
 
     return fit_predict
-
-
-def _cache_params(profile, grouped: bool, trial: int, method: str, fingerprint: str) -> dict:
-    from synovis_lib.model import ensure_imagenet_weights
-
-    fields = {k: v for k, v in dataclasses.asdict(profile).items() if k not in ("notes", "device")}
-    return {
-        "profile": fields,
-        "grouped": grouped,
-        "trial": trial,
-        "method": method,
-        "train": fingerprint,
-        # only a network CV uses the weights (the pixel probes never download them)
-        "imagenet_file_present": method == "network"
-        and profile.weights == "imagenet"
-        and ensure_imagenet_weights() is not None,
-        "version": CV_VERSION,
-    }
-
-
-def cv_for(
-    profile,
-    grouped: bool = False,
-    trial: int = 0,
-    method: str = "network",
-    train_set=None,
-    epochs: int | None = None,
-) -> CVResult:
-    """The cross-validation of ``profile``'s training set, cached by its parameters.
-
-    ``grouped`` chooses the group-aware scheme (groups = basic scene).
-    ``method``: ``"network"`` trains the profile's model in every fold
-    (``profile.folds`` folds, the options and seed of ``trial``, ``epochs``
-    epochs, default the profile's own); ``"knn"`` or ``"centroid"`` use
-    :func:`pixel_fit_predict`. ``train_set`` defaults to
-    :func:`synovis_lib.synth.training_set_for`. Taught in notebook 07.
-    """
-    from synovis_lib.train import data_fingerprint
-
-    if method not in ("network", "knn", "centroid"):
-        raise ValueError(f"method must be 'network', 'knn' or 'centroid', got {method!r}")
-    if train_set is None:
-        from synovis_lib.synth import training_set_for
-
-        train_set = training_set_for(profile)
-    fingerprint = data_fingerprint(train_set.images, train_set.labels)
-    if method == "network" and epochs is not None:
-        profile = dataclasses.replace(profile, epochs=epochs)
-    params = _cache_params(profile, grouped, trial, method, fingerprint)
-
-    def build() -> CVResult:
-        record: list[str] = []
-        if method == "network":
-            fit_predict = network_fit_predict(profile, trial, record)
-        else:
-            fit_predict = pixel_fit_predict(method)
-        groups = train_set.provenance["basic_scene"].to_numpy() if grouped else None
-        result = cross_validate(
-            train_set.images, train_set.labels, fit_predict, groups, profile.folds, profile.seed
-        )
-        result.method = f"{record[0]} epochs={profile.epochs}" if record else f"pixels: {method}"
-        if len(set(record)) > 1:
-            result.notes.append(f"folds used different models: {sorted(set(record))}")
-        return result
-
-    return cache.cached(
-        "cv",
-        params,
-        build,
-        save=lambda result, path: files.write_json(path, result.to_dict()),
-        load=lambda path: CVResult.from_dict(files.read_json(path)),
-        suffix=".json",
-    )
 
 
 # --------------------------------------------------------------------------- figures
@@ -507,65 +430,3 @@ def plot_cv(results: Sequence[CVResult], ax=None, paper: bool = True):
 
 
 # --------------------------------------------------------------------------- command line
-
-
-def write_results(results: Sequence[CVResult], out: str | os.PathLike, profile_name: str) -> Path:
-    """Write ``cv.json``, ``cv_folds.csv``, ``cv_predictions.csv`` and ``cv.png`` under ``out``."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    files.write_json(
-        out / "cv.json",
-        {"profile": profile_name, "results": [r.to_dict() for r in results]},
-    )
-    folds = pd.concat([r.per_fold.assign(scheme=r.scheme) for r in results]).reset_index()
-    predictions = pd.concat([r.predictions.assign(scheme=r.scheme) for r in results])
-    for name, frame in (("cv_folds.csv", folds), ("cv_predictions.csv", predictions)):
-        with files.atomic_write(out / name) as tmp:
-            frame.to_csv(tmp, index=False)
-    fig, ax = plt.subplots(figsize=(4.5, 3.2))
-    plot_cv(results, ax)
-    with files.atomic_write(out / "cv.png") as tmp:
-        fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    return out
-
-
-def _cli(args: argparse.Namespace) -> int:
-    from synovis_lib.profiles import get_profile
-
-    profile = get_profile(args.profile)
-    schemes = [True] if args.grouped else [False]
-    if args.both:
-        schemes = [False, True]
-    results = [
-        cv_for(profile, grouped, args.trial, args.method, epochs=args.epochs) for grouped in schemes
-    ]
-    write_results(results, args.out, profile.name)
-    for r in results:
-        print(r.summary(), f"[{r.method}]", *r.notes, sep="\n  ")
-    print(f"wrote {args.out}")
-    return 0
-
-
-def add_cli(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``synovis cv``."""
-    p = subparsers.add_parser(
-        "cv", help="cross-validate on the artificial training set (stratified or group-aware)"
-    )
-    p.add_argument("--profile", default="quick", help="ci, quick or paper (default quick)")
-    p.add_argument("--out", required=True, type=Path, help="output folder")
-    p.add_argument(
-        "--grouped", action="store_true", help="keep every variant of a basic scene in one fold"
-    )
-    p.add_argument("--both", action="store_true", help="run the stratified and the grouped CV")
-    p.add_argument("--trial", type=int, default=0, help="trial whose options and seed to use")
-    p.add_argument(
-        "--method",
-        default="network",
-        choices=("network", "knn", "centroid"),
-        help="train the profile's network per fold (default) or a pixel classifier",
-    )
-    p.add_argument(
-        "--epochs", type=int, default=None, help="epochs per fold (default: the profile's)"
-    )
-    p.set_defaults(func=_cli)

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from synovis_lib.config import resolve_device
-from synovis_lib.train import preprocess
+from synovis_lib.model import preprocess
 
 
 def last_conv_block(model: nn.Module) -> nn.Module:
@@ -54,7 +54,7 @@ def gradcam(
     """Grad-CAM heatmaps ``(N, H, W)`` in ``[0, 1]``, at the size of ``images``.
 
     ``images``: uint8 RGB ``(N, H, W, 3)`` (preprocessed with
-    :func:`synovis_lib.train.preprocess` at ``image_size``) or an already
+    :func:`synovis_lib.model.preprocess` at ``image_size``) or an already
     preprocessed float tensor ``(N, 3, H, W)``. ``target``: the grade to
     explain, one per image, or ``None`` for the predicted grade. ``layer``
     defaults to :func:`last_conv_block`. Each map is divided by its maximum

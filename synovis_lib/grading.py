@@ -29,6 +29,8 @@ import numpy as np
 from scipy import ndimage
 
 RULES_FILE = "grading_rules.json"
+N_GRADES = 4
+"""EULAR/OMERACT power Doppler grades 0..3: the one place the number of grades is set."""
 
 
 @dataclass(frozen=True)

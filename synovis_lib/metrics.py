@@ -23,6 +23,8 @@ from sklearn.metrics import confusion_matrix, roc_curve
 from statsmodels.stats.contingency_tables import mcnemar as _sm_mcnemar
 from statsmodels.stats.proportion import proportion_confint
 
+from synovis_lib.grading import N_GRADES
+
 Weights = Literal["linear", "quadratic"] | None
 REPORT_COLUMNS = ("accuracy", "precision", "recall", "f1", "specificity", "support")
 MODELS = ("initial", "second")
@@ -33,7 +35,7 @@ EXACT_MCNEMAR_BELOW = 25
 # --------------------------------------------------------------------------- validation
 
 
-def grade_labels(values: Any, name: str = "labels", n_grades: int = 4) -> np.ndarray:
+def grade_labels(values: Any, name: str = "labels", n_grades: int = N_GRADES) -> np.ndarray:
     """``values`` as an int64 array of grades, or a ValueError naming the bad value and position.
 
     Accepts lists, NumPy arrays and pandas Series (including nullable ``Int64``);
@@ -89,7 +91,7 @@ def as_table(confusion: Any) -> np.ndarray:
 # --------------------------------------------------------------------------- confusion + per grade
 
 
-def confusion(y_true: Any, y_pred: Any, n_grades: int = 4) -> np.ndarray:
+def confusion(y_true: Any, y_pred: Any, n_grades: int = N_GRADES) -> np.ndarray:
     """Counts with rows = true grade and columns = predicted grade (all grades, even unused)."""
     t = grade_labels(y_true, "y_true", n_grades)
     p = grade_labels(y_pred, "y_pred", n_grades)
@@ -144,7 +146,7 @@ def grade_report(confusion: Any) -> pd.DataFrame:
     return report
 
 
-def overall_accuracy(table_or_true: Any, y_pred: Any = None, n_grades: int = 4) -> float:
+def overall_accuracy(table_or_true: Any, y_pred: Any = None, n_grades: int = N_GRADES) -> float:
     """Fraction of images on the diagonal; pass a confusion table, or ``y_true, y_pred``."""
     table = (
         as_table(table_or_true) if y_pred is None else confusion(table_or_true, y_pred, n_grades)
@@ -152,7 +154,7 @@ def overall_accuracy(table_or_true: Any, y_pred: Any = None, n_grades: int = 4) 
     return float(np.trace(table) / table.sum())
 
 
-def macro_f1(table_or_true: Any, y_pred: Any = None, n_grades: int = 4) -> float:
+def macro_f1(table_or_true: Any, y_pred: Any = None, n_grades: int = N_GRADES) -> float:
     """Unweighted mean of the per-grade F1 over grades where F1 is defined.
 
     Pass a confusion table, or ``y_true, y_pred``. A grade absent from both the
@@ -212,7 +214,7 @@ class KappaResult:
         return f"{fmt(self.kappa)} ({self.level:.0%} CI {fmt(self.ci_low)} to {fmt(self.ci_high)})"
 
 
-def kappa_weights(n_grades: int = 4, weights: Weights = "linear") -> np.ndarray:
+def kappa_weights(n_grades: int = N_GRADES, weights: Weights = "linear") -> np.ndarray:
     """Agreement weights w_ij: linear 1-|i-j|/(k-1), quadratic 1-((i-j)/(k-1))^2, None: identity."""
     if weights not in ("linear", "quadratic", None):
         raise ValueError(f"weights must be 'linear', 'quadratic' or None, got {weights!r}")
@@ -262,7 +264,7 @@ def weighted_kappa(confusion: Any, weights: Weights = "linear", level: float = 0
 
 
 def weighted_kappa_from_labels(
-    a: Any, b: Any, weights: Weights = "linear", n_grades: int = 4, level: float = 0.95
+    a: Any, b: Any, weights: Weights = "linear", n_grades: int = N_GRADES, level: float = 0.95
 ) -> KappaResult:
     """:func:`weighted_kappa` of two label vectors (``a`` as rows, ``b`` as columns)."""
     return weighted_kappa(confusion(a, b, n_grades), weights, level)
@@ -632,3 +634,51 @@ __all__ = [
     "weighted_kappa",
     "weighted_kappa_from_labels",
 ]
+
+
+# --------------------------------------------------------------------------- a model on images
+
+
+@dataclass
+class Evaluation:
+    """A model's grades for a set of images against a reference grade (e.g. the consensus)."""
+
+    probs: np.ndarray
+    """(N, 4) probabilities of the images that have a reference grade."""
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    index: np.ndarray
+    """Positions of these images in the set passed to :func:`evaluate`."""
+    excluded: int = 0
+    """Images left out because their reference grade is missing (NA)."""
+
+    @property
+    def confusion(self) -> np.ndarray:
+        return confusion(self.y_true, self.y_pred)
+
+    def headline(self) -> dict[str, float]:
+        """Overall accuracy, macro F1 and the linear weighted kappa with its 95 % CI."""
+        kappa = weighted_kappa(self.confusion, "linear")
+        return {
+            "accuracy": overall_accuracy(self.confusion),
+            "macro_f1": macro_f1(self.confusion),
+            "kappa": kappa.kappa,
+            "kappa_ci_low": kappa.ci_low,
+            "kappa_ci_high": kappa.ci_high,
+        }
+
+
+def evaluate(trained: Any, images: np.ndarray, y_true: Any) -> Evaluation:
+    """Predict ``images`` with ``trained`` (anything with ``.predict(images) -> (N, 4)``,
+    e.g. a :class:`synovis_lib.train.TrainedModel`) and compare with ``y_true`` (nullable
+    grades; NA rows are left out and counted).
+
+    Taught in ``notebooks/06_evaluating_the_initial_model.ipynb``.
+    """
+    truth = pd.array(y_true, dtype="Int64")
+    if len(truth) != len(images):
+        raise ValueError(f"{len(images)} images but {len(truth)} reference grades")
+    index = np.flatnonzero(~np.asarray(truth.isna()))
+    probs = trained.predict(images[index])
+    y = truth[index].to_numpy(dtype=np.int64)
+    return Evaluation(probs, y, probs.argmax(1), index, len(truth) - len(index))

@@ -29,18 +29,57 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
+import torch.nn.functional as F
 import torchvision
 from torch import nn
 
 from synovis_lib import config
+from synovis_lib.grading import N_GRADES
 
 BACKBONES = ("vgg16", "compact")
-N_GRADES = 4
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 _ANNOUNCED: set[str] = set()
 """Fallback reasons already announced in this Python session (each is said once)."""
+
+
+def check_images(images: np.ndarray) -> None:
+    """Raise ``ValueError`` unless ``images`` is a uint8 array ``(N, H, W, 3)``."""
+    if not isinstance(images, np.ndarray) or images.dtype != np.uint8:
+        raise ValueError(
+            f"images must be a uint8 NumPy array (N, H, W, 3), not {type(images).__name__} "
+            f"of {getattr(images, 'dtype', '?')}"
+        )
+    if images.ndim != 4 or images.shape[-1] != 3:
+        raise ValueError(f"images must have shape (N, H, W, 3), not {images.shape}")
+
+
+def preprocess(images: np.ndarray, size: int) -> torch.Tensor:
+    """uint8 RGB ``(N, H, W, 3)`` -> float ``(N, 3, size, size)``, ImageNet-normalised.
+
+    The one preprocessing step shared by :func:`synovis_lib.train.train`,
+    :func:`synovis_lib.train.predict` and
+    :func:`synovis_lib.explain.gradcam`: antialiased bilinear resize to
+    ``size`` and torchvision's ImageNet mean/std normalisation (what the
+    torchvision weights expect; MATLAB's VGG-16 subtracts its mean image instead).
+    """
+    check_images(images)
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    chunk = 64  # resize a few images at a time: the float copy of all of them is large
+    out = torch.empty((len(images), 3, size, size), dtype=torch.float32)
+    for start in range(0, len(images), chunk):
+        x = torch.from_numpy(images[start : start + chunk]).permute(0, 3, 1, 2).float() / 255.0
+        if x.shape[-2:] != (size, size):
+            x = F.interpolate(
+                x, size=(size, size), mode="bilinear", antialias=True, align_corners=False
+            )
+        out[start : start + chunk] = (x - mean) / std
+    return out
 
 
 class OfflineWeightsWarning(UserWarning):
@@ -220,7 +259,9 @@ def load_imagenet_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
 
 
 def build_vgg16(
-    weights: str | os.PathLike = "imagenet", n_classes: int = N_GRADES, dropout: float = 0.3
+    weights: str | os.PathLike | torchvision.models.VGG16_Weights | None = "imagenet",
+    n_classes: int = N_GRADES,
+    dropout: float = 0.3,
 ) -> tuple[nn.Module, str]:
     """VGG-16 with the study's head; returns ``(model, weights description)``.
 
@@ -228,10 +269,18 @@ def build_vgg16(
     the torch hub cache, then lets torchvision download
     (``VGG16_Weights.IMAGENET1K_V1.get_state_dict``, the call inside
     ``vgg16(weights=VGG16_Weights.IMAGENET1K_V1)``); ``"none"`` gives random
-    initialisation; a path loads that file. A failed download raises
-    ``urllib.error.URLError``/``OSError`` (handled by :func:`build_model`).
+    initialisation; a path loads that file. As in torchvision, ``weights=None`` is random
+    initialisation and ``VGG16_Weights.IMAGENET1K_V1`` (or ``"DEFAULT"``) is ``"imagenet"``.
+    A failed download raises ``urllib.error.URLError``/``OSError`` (handled by
+    :func:`build_model`).
     """
-    if os.fspath(weights) == "none":
+    if isinstance(weights, torchvision.models.VGG16_Weights) or weights == "DEFAULT":
+        if torchvision.models.VGG16_Weights.verify(weights) is not (
+            torchvision.models.VGG16_Weights.IMAGENET1K_V1
+        ):
+            raise ValueError(f"weights={weights}: only VGG16_Weights.IMAGENET1K_V1 is supported")
+        weights = "imagenet"
+    if weights is None or os.fspath(weights) == "none":
         return build_architecture("vgg16", n_classes, dropout), "none (random init)"
     if os.fspath(weights) == "imagenet":
         local = config.local_imagenet_weights()

@@ -20,6 +20,10 @@ from dataclasses import dataclass, field
 
 ENV_VAR = "SYNOVIS_PROFILE"
 
+INPUT_SIZE = 224
+"""The study's network input, 224 x 224 x 3 (VGG-16's imageInputLayer); also the size at
+which illustrations and simulated screenshots are drawn, checked and labelled."""
+
 PAPER_COUNTS = (212, 236, 222, 200)
 """Artificial training images per grade 0..3 in the study (870 in all)."""
 
@@ -29,7 +33,7 @@ class Profile:
     """Everything that sets the size and cost of a run.
 
     The ``paper`` values are the study's MATLAB ``trainingOptions``
-    (see ``../shared/DESIGN.md``, "Faithful to the paper").
+    (CONTRIBUTING.md, "MATLAB -> PyTorch").
     """
 
     name: str
@@ -71,8 +75,13 @@ class Profile:
         return sum(self.train_counts)
 
     @property
-    def train_count_map(self) -> dict[int, int]:
-        return dict(enumerate(self.train_counts))
+    def clinic_pixels(self) -> int:
+        """Pixel size of the simulated clinical images: ``clinic_size``, else ``image_size``."""
+        return self.clinic_size or self.image_size
+
+    def record(self) -> dict[str, object]:
+        """What a results file must say about the run: the profile's name and its seed."""
+        return {"profile": self.name, "seed": self.seed}
 
     def summary(self) -> str:
         """One line for the top of a notebook's results."""

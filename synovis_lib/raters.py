@@ -10,7 +10,7 @@ quite what is there:
 - spot sizes are judged by eye: a small confluent spot may be read as a
   single spot (``size_bias`` < 0) or a large single spot as confluent;
 - coverage is an impression, and impressions run above measured colour
-  fractions (``coverage_bias`` > 0; see DESIGN.md, grade definitions);
+  fractions (``coverage_bias`` > 0; see CONTRIBUTING.md, "EULAR/OMERACT grades");
 - tiny spots are overlooked, signal just outside the synovium is sometimes
   counted, and now and then a grade slips by one.
 

@@ -35,7 +35,6 @@ Taught in the README ("Profiles, and running the notebooks in batch").
 
 from __future__ import annotations
 
-import argparse
 import ast
 import contextlib
 import hashlib
@@ -542,65 +541,6 @@ def run_notebooks(
     ordered = [outcomes[p.stem] for p in notebooks]
     csv, md, table = write_results(ordered, root, profile)
     return RunReport(ordered, csv, md, table)
-
-
-def _run_cli(args: argparse.Namespace) -> int:
-    out = args.out or f"runs/{args.profile}"
-    only = [s for s in args.only.split(",") if s.strip()] if args.only else None
-    try:
-        overrides = parse_overrides(args.parameters)
-        report = run_notebooks(
-            notebooks_dir=args.notebooks_dir,
-            out=out,
-            profile=args.profile,
-            only=only,
-            jobs=args.jobs,
-            parameters=overrides,
-            force=args.force,
-            kernel=args.kernel,
-            timeout=args.timeout,
-        )
-    except (ValueError, FileNotFoundError) as error:
-        print(f"synovis run-notebooks: error: {error}")
-        return 2
-    if os.environ.get(PROFILE_ENV_VAR):
-        print(
-            f"note: ${PROFILE_ENV_VAR}={os.environ[PROFILE_ENV_VAR]} overrides --profile in the notebooks"
-        )
-    print(format_summary(report.outcomes, out))
-    print(f"results: {report.results_csv} and {report.results_md}")
-    return 1 if report.failed else 0
-
-
-def add_cli(subparsers: Any) -> None:
-    """Register ``synovis run-notebooks``."""
-    p = subparsers.add_parser(
-        "run-notebooks",
-        help="execute the notebooks with papermill and gather their metrics",
-        description=(
-            "Execute notebooks/NN_*.ipynb with papermill, in numeric order, into OUT "
-            "(PROFILE and RESULTS_DIR=OUT/results are injected). Finished notebooks with "
-            "unchanged source and parameters are reused. Writes OUT/results.csv and results.md."
-        ),
-    )
-    p.add_argument("--profile", default="quick", help="ci, quick (default) or paper")
-    p.add_argument("--out", default=None, help="output folder (default: runs/<profile>)")
-    p.add_argument("--only", default=None, help="comma-separated notebook numbers, e.g. 05,06")
-    p.add_argument("--jobs", type=int, default=1, help="notebooks executed at once (default 1)")
-    p.add_argument(
-        "-p",
-        "--parameter",
-        dest="parameters",
-        nargs=2,
-        action="append",
-        metavar=("NAME", "VALUE"),
-        help="extra notebook parameter; VALUE is a Python literal or a string (repeatable)",
-    )
-    p.add_argument("--notebooks-dir", default="notebooks", help="folder of NN_*.ipynb")
-    p.add_argument("--force", action="store_true", help="execute even if a finished output matches")
-    p.add_argument("--kernel", default="python3", help="Jupyter kernel name (default python3)")
-    p.add_argument("--timeout", type=float, default=None, help="per-cell timeout in seconds")
-    p.set_defaults(func=_run_cli)
 
 
 __all__ = [

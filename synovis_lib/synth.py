@@ -34,7 +34,6 @@ studio of ``notebooks/01_eular_omeract_scoring.ipynb``).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import functools
 import json
@@ -52,6 +51,7 @@ from PIL import Image
 from scipy import ndimage
 
 from synovis_lib import files, profiles
+from synovis_lib.doppler import ILLUSTRATION_LUT
 from synovis_lib.grading import GradeResult, grade_from_masks
 
 LAYERS = ("joint_tissue", "bone_surface", "vascularity")
@@ -61,8 +61,6 @@ PAPER_COUNTS = dict(enumerate(profiles.PAPER_COUNTS))
 """The study's images per grade (870 in all)."""
 CHECK_MIN_SIZE = 64
 """Grades are checked on masks at least this large (single spots need pixels)."""
-FORMAT_VERSION = 3
-"""Bump when rendering or variant drawing changes, so cached training sets are rebuilt."""
 PIVOT = (0.5, 0.5)
 MAX_ATTEMPTS = 200
 
@@ -87,16 +85,6 @@ _REGIONS = (
 )
 _GREY = dict(zip(_REGIONS, (6, 185, 72, 150, 92, 128, 42, 8, 14), strict=True))
 _SPECKLE = dict(zip(_REGIONS, (0.0, 0.08, 0.16, 0.08, 0.16, 0.08, 0.2, 0.0, 0.1), strict=True))
-
-# Power Doppler colour map: dark red -> red -> orange -> yellow.
-_PD_STOPS = np.array([0.0, 0.3, 0.55, 0.8, 1.0])
-_PD_RGB = np.array(
-    [[110, 0, 0], [205, 10, 0], [255, 80, 0], [255, 175, 0], [255, 245, 120]], dtype=float
-)
-_PD_LUT = np.stack(
-    [np.interp(np.linspace(0, 1, 256), _PD_STOPS, _PD_RGB[:, c]) for c in range(3)], axis=1
-).astype(np.uint8)
-
 
 def _check(condition: bool, message: str) -> None:
     if not condition:
@@ -709,7 +697,7 @@ def _composite(grey_t: np.ndarray, doppler: np.ndarray) -> np.ndarray:
     grey = np.clip(grey_t, 0, 255).astype(np.uint8).T
     rgb = np.stack([grey, grey, grey], axis=-1)
     signal = doppler > 0
-    rgb[signal] = _PD_LUT[(doppler[signal] * 255).astype(np.intp)]
+    rgb[signal] = ILLUSTRATION_LUT[(doppler[signal] * 255).astype(np.intp)]
     return rgb
 
 
@@ -1165,79 +1153,3 @@ def load_training_set(path: str | os.PathLike) -> TrainingSet:
     if len(provenance) != len(labels):
         raise ValueError(f"{path}: {len(labels)} images but {len(provenance)} provenance rows")
     return TrainingSet(images, labels, provenance)
-
-
-def training_set_for(profile: Any, seed: int | None = None) -> TrainingSet:
-    """The artificial training set of a profile (``image_size``, ``train_counts``, ``seed``),
-    built once and then loaded from the cache (see :mod:`synovis_lib.cache`)."""
-    from synovis_lib import cache
-
-    params = {
-        "seed": int(profile.seed if seed is None else seed),
-        "size": int(profile.image_size),
-        "counts": [int(c) for c in profile.train_counts],
-        "format": FORMAT_VERSION,
-    }
-    return cache.cached(
-        "training_set",
-        params,
-        build=lambda: generate_training_set(
-            params["seed"], params["size"], params["counts"], progress=True
-        ),
-        save=save_training_set,
-        load=load_training_set,
-        suffix=".npz",
-    )
-
-
-def write_image_folder(training_set: TrainingSet, out: str | os.PathLike) -> Path:
-    """Write ``out/grade_<g>/<id>.png`` for every image plus ``out/manifest.csv``, atomically
-    (an ImageFolder layout that ``torchvision.datasets.ImageFolder`` reads). An existing
-    ``out`` is replaced only if it is empty or an earlier output (it has a manifest.csv)."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f"{out} is a file, not a folder; choose a new or empty folder")
-    if out.exists() and any(out.iterdir()) and not (out / "manifest.csv").is_file():
-        raise FileExistsError(
-            f"{out} exists and is not an image folder written by synovis (no manifest.csv); "
-            "choose a new or empty folder"
-        )
-    with files.atomic_dir(out) as tmp:
-        paths = []
-        for image, row in zip(
-            training_set.images, training_set.provenance.itertuples(), strict=True
-        ):
-            relative = Path(f"grade_{row.grade}") / f"{row.id}.png"
-            (tmp / relative.parent).mkdir(exist_ok=True)
-            Image.fromarray(image).save(tmp / relative, format="PNG")
-            paths.append(relative.as_posix())
-        manifest = training_set.provenance.assign(file=paths)
-        manifest.to_csv(tmp / "manifest.csv", index=False)
-    return out
-
-
-def _cli_generate(args: argparse.Namespace) -> int:
-    counts = dict(enumerate(args.counts))
-    training_set = generate_training_set(args.seed, args.size, counts, progress=True)
-    out = write_image_folder(training_set, args.out)
-    print(f"wrote {len(training_set)} images {training_set.counts()} to {out}")
-    return 0
-
-
-def add_cli(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``synovis generate``."""
-    p = subparsers.add_parser(
-        "generate", help="write the artificial training set as an ImageFolder + manifest.csv"
-    )
-    p.add_argument("--out", required=True, type=Path, help="output folder (replaced atomically)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same bytes)")
-    p.add_argument("--size", type=int, default=224, help="image size in pixels")
-    p.add_argument(
-        "--counts",
-        type=int,
-        nargs=4,
-        default=list(PAPER_COUNTS.values()),
-        metavar=("G0", "G1", "G2", "G3"),
-        help="images per grade (default: the study's 212 236 222 200)",
-    )
-    p.set_defaults(func=_cli_generate)

@@ -4,10 +4,12 @@ The study trained VGG-16 in MATLAB R2024a with ``sgdm``, ``MaxEpochs`` 11,
 ``MiniBatchSize`` 32, ``InitialLearnRate`` 1e-4, ``Shuffle`` every-epoch,
 ``ValidationFrequency`` 30 and the new layer at 10x learning rate. This
 module reproduces those rules step for step (:class:`TrainingOptions`,
-:func:`make_optimizer`, :func:`train`), predicts grade probabilities
-(:func:`predict`) and trains, caches and repeats whole runs for a profile
-(:func:`train_for`, :func:`train_trials`), so notebook 06 reuses the model
-notebook 05 trained and still runs on its own.
+:func:`make_optimizer`, :func:`train`, with the augmentation of
+:mod:`synovis_lib.augment`), records the training history (:class:`History`,
+:func:`plot_training`), predicts grade probabilities (:func:`predict`) and
+builds and trains a profile's model (:func:`fit_profile`) as a
+:class:`TrainedModel`. Caching and repeating whole runs for a profile is
+:mod:`synovis_lib.pipeline`'s job.
 
 Taught in ``notebooks/05_vgg16_transfer_learning.ipynb``.
 """
@@ -31,8 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-import synovis_lib
-from synovis_lib.cache import cache_path, cached
+from synovis_lib.augment import augment_batch, doppler_boxes, sample_affine
 from synovis_lib.config import resolve_device
 from synovis_lib.files import atomic_write
 from synovis_lib.model import (
@@ -41,10 +42,10 @@ from synovis_lib.model import (
     build_architecture,
     build_model,
     head_of,
+    preprocess,
 )
+from synovis_lib.profiles import INPUT_SIZE, Profile
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 SHUFFLE_MODES = ("every-epoch", "once", "never")
 
 
@@ -81,7 +82,7 @@ class TrainingOptions:
     """Random reflection, translation and scale (:func:`augment_batch`)."""
     freeze_backbone: bool = False
     """Train only the new layer on cached backbone features (no augmentation then)."""
-    image_size: int = 224
+    image_size: int = INPUT_SIZE
     """Input size of the network (MATLAB's imageInputLayer: 224x224x3)."""
     seed: int = 0
     device: str = "auto"
@@ -96,7 +97,7 @@ class TrainingOptions:
                 raise ValueError(f"{name} must be a positive integer, not {getattr(self, name)!r}")
 
     @classmethod
-    def from_profile(cls, profile, trial: int = 0, **overrides) -> TrainingOptions:
+    def from_profile(cls, profile: Profile, trial: int = 0, **overrides) -> TrainingOptions:
         """The options a profile implies, with the seed of ``trial`` (:func:`trial_seed`)."""
         values = dict(
             momentum=profile.momentum,
@@ -264,145 +265,6 @@ def parameter_table(model: nn.Module, optimizer: torch.optim.Optimizer) -> pd.Da
                 }
             )
     return pd.DataFrame(rows)
-
-
-def _check_images(images: np.ndarray) -> None:
-    if not isinstance(images, np.ndarray) or images.dtype != np.uint8:
-        raise ValueError(
-            f"images must be a uint8 NumPy array (N, H, W, 3), not {type(images).__name__} "
-            f"of {getattr(images, 'dtype', '?')}"
-        )
-    if images.ndim != 4 or images.shape[-1] != 3:
-        raise ValueError(f"images must have shape (N, H, W, 3), not {images.shape}")
-
-
-def preprocess(images: np.ndarray, size: int, chunk: int = 64) -> torch.Tensor:
-    """uint8 RGB ``(N, H, W, 3)`` -> float ``(N, 3, size, size)``, ImageNet-normalised.
-
-    The one preprocessing step shared by :func:`train`, :func:`predict` and
-    :func:`synovis_lib.explain.gradcam`: antialiased bilinear resize to
-    ``size`` and torchvision's ImageNet mean/std normalisation (what the
-    torchvision weights expect; MATLAB's VGG-16 subtracts its mean image instead).
-    """
-    _check_images(images)
-    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-    out = torch.empty((len(images), 3, size, size), dtype=torch.float32)
-    for start in range(0, len(images), chunk):
-        x = torch.from_numpy(images[start : start + chunk]).permute(0, 3, 1, 2).float() / 255.0
-        if x.shape[-2:] != (size, size):
-            x = F.interpolate(
-                x, size=(size, size), mode="bilinear", antialias=True, align_corners=False
-            )
-        out[start : start + chunk] = (x - mean) / std
-    return out
-
-
-def doppler_boxes(images: np.ndarray, threshold: int = 60) -> np.ndarray:
-    """Bounding box of the coloured (Doppler) pixels of each image, ``(N, 4)``.
-
-    A pixel is Doppler when ``max(R, G, B) - min(R, G, B) > threshold``: the
-    grey-scale B-mode picture has R = G = B, the power Doppler overlay is red to
-    yellow. Boxes are ``(x0, x1, y0, y1)`` in the ``[-1, 1]`` coordinates of
-    ``torch.nn.functional.affine_grid`` (pixel edges); NaN where an image has
-    no Doppler pixel.
-    """
-    _check_images(images)
-    n, h, w, _ = images.shape
-    boxes = np.full((n, 4), np.nan)
-    for k, image in enumerate(images):
-        spread = image.max(axis=-1).astype(np.int16) - image.min(axis=-1)
-        ys, xs = np.nonzero(spread > threshold)
-        if len(xs):
-            boxes[k] = (
-                2 * xs.min() / w - 1,
-                2 * (xs.max() + 1) / w - 1,
-                2 * ys.min() / h - 1,
-                2 * (ys.max() + 1) / h - 1,
-            )
-    return boxes
-
-
-def sample_affine(
-    boxes: np.ndarray | torch.Tensor,
-    generator: torch.Generator,
-    max_shift: float = 0.1,
-    scale: tuple[float, float] = (0.9, 1.1),
-    reflect: bool = True,
-) -> torch.Tensor:
-    """Random reflection, scale and translation that keep every Doppler box inside.
-
-    Each image is flipped left-right with probability 1/2 (MATLAB's
-    RandXReflection; anatomy stays upright), scaled by ``s`` in ``scale`` about
-    the centre and shifted by at most ``max_shift`` of its size, with the
-    shift limited so the scaled Doppler box stays in the picture (a scale that
-    cannot fit falls back to ``min(s, 1)``, which always fits). Returns the
-    ``(N, 2, 3)`` matrices for ``affine_grid`` (output -> input coordinates).
-    """
-    b = torch.as_tensor(np.asarray(boxes, dtype=np.float64))
-    n, limit = len(b), 2 * max_shift  # [-1, 1] coordinates: the image is 2 wide
-    u = torch.rand((n, 4), generator=generator, dtype=torch.float64)
-    flip = torch.where(u[:, 0] < 0.5, -1.0, 1.0) if reflect else torch.ones(n, dtype=torch.float64)
-    s = scale[0] + (scale[1] - scale[0]) * u[:, 1]
-    x0 = torch.where(flip < 0, -b[:, 1], b[:, 0])
-    x1 = torch.where(flip < 0, -b[:, 0], b[:, 1])
-
-    def shift_range(s: torch.Tensor, near: torch.Tensor, far: torch.Tensor):
-        low = torch.nan_to_num(-1 - s * near, nan=-limit).clamp(min=-limit)
-        high = torch.nan_to_num(1 - s * far, nan=limit).clamp(max=limit)
-        return low, high
-
-    (lox, hix), (loy, hiy) = shift_range(s, x0, x1), shift_range(s, b[:, 2], b[:, 3])
-    s = torch.where((lox <= hix) & (loy <= hiy), s, s.clamp(max=1.0))
-    (lox, hix), (loy, hiy) = shift_range(s, x0, x1), shift_range(s, b[:, 2], b[:, 3])
-    tx = lox + (hix - lox) * u[:, 2]
-    ty = loy + (hiy - loy) * u[:, 3]
-    theta = torch.zeros((n, 2, 3), dtype=torch.float64)
-    theta[:, 0, 0] = flip / s
-    theta[:, 0, 2] = -flip * tx / s
-    theta[:, 1, 1] = 1 / s
-    theta[:, 1, 2] = -ty / s
-    return theta.float()
-
-
-def augment_batch(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
-    """Apply :func:`sample_affine`'s matrices to a normalised batch; new border is black."""
-    black = (-torch.tensor(IMAGENET_MEAN) / torch.tensor(IMAGENET_STD)).view(1, 3, 1, 1).to(x)
-    grid = F.affine_grid(theta.to(x), list(x.shape), align_corners=False)
-    return (
-        F.grid_sample(x - black, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-        + black
-    )
-
-
-def plot_augmentations(
-    image: np.ndarray, n: int = 5, seed: int = 0, size: int | None = None
-) -> plt.Figure:
-    """One image and ``n`` random augmentations of it, Doppler box drawn in cyan.
-
-    The same :func:`sample_affine` and :func:`augment_batch` calls as training.
-    Taught in ``notebooks/05_vgg16_transfer_learning.ipynb``.
-    """
-    size = size or image.shape[0]
-    batch = np.repeat(image[None], n, axis=0)
-    boxes = doppler_boxes(batch)
-    x = augment_batch(
-        preprocess(batch, size), sample_affine(boxes, torch.Generator().manual_seed(seed))
-    )
-    std, mean = (torch.tensor(v).view(1, 3, 1, 1) for v in (IMAGENET_STD, IMAGENET_MEAN))
-    shown = [preprocess(image[None], size)[0], *x]
-    fig, axes = plt.subplots(1, n + 1, figsize=(2.2 * (n + 1), 2.4))
-    for k, (ax, tensor) in enumerate(zip(axes, shown, strict=True)):
-        rgb = (tensor[None] * std + mean)[0].clamp(0, 1).permute(1, 2, 0).numpy()
-        ax.imshow(rgb)
-        box = doppler_boxes((rgb[None] * 255).round().astype(np.uint8))[0]
-        if not np.isnan(box).any():
-            x0, x1, y0, y1 = (box + 1) / 2 * size
-            ax.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec="cyan", lw=1))
-        ax.set_title("original" if k == 0 else f"augmented {k}", fontsize=9)
-        ax.axis("off")
-    fig.tight_layout()
-    return fig
 
 
 @dataclass
@@ -659,7 +521,6 @@ def train(
     val_images: np.ndarray | None = None,
     val_labels: np.ndarray | None = None,
     checkpoint: str | Path | None = None,
-    checkpoint_every: int | None = None,
     resume: bool = False,
     max_steps: int | None = None,
     callback: Callable[[int, History], bool | None] | None = None,
@@ -673,7 +534,7 @@ def train(
     (:func:`synovis_lib.model.backbone_of`) and only the new layer trains,
     without augmentation. On CUDA it uses mixed
     precision and channels-last memory. ``checkpoint``: a file written
-    atomically every ``checkpoint_every`` iterations (default: every epoch), at
+    atomically after every epoch, at
     the end and when stopped early; with ``resume=True`` an existing checkpoint
     is continued and gives exactly the weights of an uninterrupted run.
     ``max_steps`` stops after that many iterations of this call;
@@ -754,7 +615,7 @@ def train(
         pos.history.seconds += time.perf_counter() - started
         started = time.perf_counter()
         if checkpoint is not None and (
-            pos.iteration % (checkpoint_every or per_epoch) == 0 or pos.iteration == total or stop
+            pos.iteration % per_epoch == 0 or pos.iteration == total or stop
         ):
             _save_state(checkpoint, model, optimizer, scaler, pos, options, device)
         if stop:
@@ -780,7 +641,7 @@ def predict(
     model: nn.Module,
     images: np.ndarray | torch.Tensor,
     *,
-    image_size: int = 224,
+    image_size: int = INPUT_SIZE,
     batch_size: int = 64,
     device: str | torch.device | None = None,
 ) -> np.ndarray:
@@ -852,26 +713,19 @@ def data_fingerprint(images: np.ndarray, labels: np.ndarray) -> str:
     return digest.hexdigest()[:16]
 
 
-def _cache_params(profile, trial: int, train_set, val_set) -> dict:
-    from synovis_lib.model import ensure_imagenet_weights
-
-    fields = {k: v for k, v in dataclasses.asdict(profile).items() if k not in ("notes", "device")}
-    return {
-        "profile": fields,
-        "trial": trial,
-        "train": data_fingerprint(train_set.images, train_set.labels),
-        "val": data_fingerprint(val_set.images, val_set.labels) if val_set is not None else None,
-        "imagenet_file_present": profile.weights == "imagenet"
-        and ensure_imagenet_weights() is not None,
-        "version": synovis_lib.__version__,
-    }
-
-
-def _fit(
-    profile, train_set, val_set, trial: int, progress: bool, checkpoint: Path | None = None
+def fit_profile(
+    profile: Profile,
+    train_set,
+    val_set,
+    trial: int = 0,
+    progress: bool = True,
+    checkpoint: Path | None = None,
 ) -> TrainedModel:
-    """Build and train the profile's model; with ``checkpoint`` an interrupted run resumes
-    (not for a frozen backbone: that run takes seconds and its checkpoint is all of VGG-16)."""
+    """Build and train the profile's model for ``trial`` (no cache: see
+    :func:`synovis_lib.pipeline.train_for`). ``train_set``/``val_set`` have ``.images``
+    uint8 ``(N, H, W, 3)`` and ``.labels``; ``val_set`` may be ``None``. With
+    ``checkpoint`` an interrupted run resumes (not for a frozen backbone: that run takes
+    seconds and its checkpoint is all of VGG-16). Taught in notebook 05."""
     options = TrainingOptions.from_profile(profile, trial)
     torch.manual_seed(options.seed)
     model, info = build_model(
@@ -902,7 +756,8 @@ def _fit(
     return TrainedModel(model.cpu(), history, info, options, profile.name, trial, device, notes)
 
 
-def _save_trained(trained: TrainedModel, path: Path) -> None:
+def save_trained(trained: TrainedModel, path: Path) -> None:
+    """Save a trained model and its record atomically (:func:`load_trained` reads it)."""
     save_checkpoint(
         path,
         {
@@ -919,7 +774,8 @@ def _save_trained(trained: TrainedModel, path: Path) -> None:
     )
 
 
-def _load_trained(path: Path) -> TrainedModel:
+def load_trained(path: Path) -> TrainedModel:
+    """A model saved by :func:`save_trained`, loaded with ``weights_only=True``."""
     state = load_checkpoint(path)
     info = WeightsInfo.from_dict(state["weights"])
     model = build_architecture(info.backbone, dropout=state["dropout"], empty=True)
@@ -935,330 +791,3 @@ def _load_trained(path: Path) -> TrainedModel:
         state["device"],
         list(state["notes"]),
     )
-
-
-VALIDATION_FRACTION = 0.2
-"""Size of the held-out artificial validation set relative to the training set."""
-
-
-def validation_set_for(profile):
-    """Held-out artificial images for validation during training (cached).
-
-    The study does not say where its validation data came from; here it is a
-    fresh artificial set (seed ``profile.seed + 1``, 20 % of the training
-    counts per grade), never the clinical test images.
-    """
-    from synovis_lib.synth import training_set_for
-
-    counts = tuple(max(1, round(VALIDATION_FRACTION * c)) for c in profile.train_counts)
-    return training_set_for(
-        dataclasses.replace(profile, train_counts=counts), seed=profile.seed + 1
-    )
-
-
-def train_for(
-    profile,
-    train_set=None,
-    trial: int = 0,
-    *,
-    val_set="auto",
-    progress: bool = True,
-    use_cache: bool = True,
-) -> TrainedModel:
-    """Train (or load from the cache) the model of ``profile`` for ``trial``.
-
-    ``train_set``/``val_set`` have ``.images`` uint8 ``(N, H, W, 3)`` and
-    ``.labels``; ``train_set`` defaults to
-    :func:`synovis_lib.synth.training_set_for`, ``val_set="auto"`` to
-    :func:`validation_set_for` (``None``: no validation). The cache key is the
-    profile's fields, both data sets' fingerprints, the trial and whether an
-    ImageNet file is present, so notebook 06 finds the model notebook 05
-    trained and trains it itself when run alone. A cached run that is
-    interrupted (a closed laptop, a Colab timeout) resumes from its last epoch
-    checkpoint next time, to the same weights. Taught in notebook 05.
-    """
-    if train_set is None:
-        from synovis_lib.synth import training_set_for
-
-        train_set = training_set_for(profile)
-    if isinstance(val_set, str) and val_set == "auto":
-        val_set = validation_set_for(profile)
-
-    if not use_cache:
-        return _fit(profile, train_set, val_set, trial, progress)
-    params = _cache_params(profile, trial, train_set, val_set)
-    partial = cache_path("models", params, ".partial.pt")
-    trained = cached(
-        "models",
-        params,
-        build=lambda: _fit(profile, train_set, val_set, trial, progress, checkpoint=partial),
-        save=_save_trained,
-        load=_load_trained,
-        suffix=".pt",
-    )
-    partial.unlink(missing_ok=True)
-    return trained
-
-
-@dataclass
-class TrialsResult:
-    """Independent training runs ("three trials of independent learning")."""
-
-    models: list[TrainedModel]
-    table: pd.DataFrame
-    """One row per trial: seed, weights, accuracies, seconds, plus ``evaluate``'s numbers."""
-
-    def summary(self) -> pd.DataFrame:
-        """Mean and sample standard deviation (ddof=1) of every numeric column."""
-        numeric = self.table.drop(columns=["trial", "seed"]).select_dtypes("number")
-        out = pd.DataFrame({"mean": numeric.mean(), "sd": numeric.std(ddof=1)})
-        out["mean ± sd"] = [
-            f"{m:.3f} ± {s:.3f}" for m, s in zip(out["mean"], out["sd"], strict=True)
-        ]
-        return out
-
-
-def train_trials(
-    profile,
-    train_set=None,
-    *,
-    val_set="auto",
-    trials: int | None = None,
-    evaluate: Callable[[TrainedModel], dict[str, Any]] | None = None,
-    progress: bool = True,
-) -> TrialsResult:
-    """Train ``trials`` (default ``profile.trials``) independent models, each its own seed.
-
-    ``evaluate(trained)`` may add numbers per trial (e.g. accuracy on the
-    clinical set). Taught in notebook 05 (three trials) and notebook 06.
-    """
-    n = profile.trials if trials is None else trials
-    models, rows = [], []
-    for trial in tqdm(range(n), desc="trials", disable=not progress or n < 2):
-        trained = train_for(profile, train_set, trial, val_set=val_set, progress=progress)
-        row = {
-            "trial": trial,
-            "seed": trained.options.seed,
-            "weights": trained.weights.weights,
-            "backbone": trained.weights.backbone,
-            "train_accuracy_last_epoch": trained.history.last_epoch_accuracy,
-            "val_accuracy": trained.history.final_val_accuracy,
-            "seconds": trained.history.seconds,
-        }
-        if evaluate is not None:
-            row.update(evaluate(trained))
-        models.append(trained)
-        rows.append(row)
-    return TrialsResult(models, pd.DataFrame(rows))
-
-
-@dataclass
-class Evaluation:
-    """A model's grades for a set of images against a reference grade (e.g. the consensus)."""
-
-    probs: np.ndarray
-    """(N, 4) probabilities of the images that have a reference grade."""
-    y_true: np.ndarray
-    y_pred: np.ndarray
-    index: np.ndarray
-    """Positions of these images in the set passed to :func:`evaluate`."""
-    excluded: int = 0
-    """Images left out because their reference grade is missing (NA)."""
-
-    @property
-    def confusion(self) -> np.ndarray:
-        from synovis_lib import metrics
-
-        return metrics.confusion(self.y_true, self.y_pred)
-
-    def headline(self) -> dict[str, float]:
-        """Overall accuracy, macro F1 and the linear weighted kappa with its 95 % CI."""
-        from synovis_lib import metrics
-
-        kappa = metrics.weighted_kappa(self.confusion, "linear")
-        return {
-            "accuracy": metrics.overall_accuracy(self.confusion),
-            "macro_f1": metrics.macro_f1(self.confusion),
-            "kappa": kappa.kappa,
-            "kappa_ci_low": kappa.ci_low,
-            "kappa_ci_high": kappa.ci_high,
-        }
-
-
-def evaluate(trained: TrainedModel, images: np.ndarray, y_true) -> Evaluation:
-    """Predict ``images`` and compare with ``y_true`` (nullable grades; NA rows are left out).
-
-    Taught in ``notebooks/06_evaluating_the_initial_model.ipynb``.
-    """
-    truth = pd.array(y_true, dtype="Int64")
-    if len(truth) != len(images):
-        raise ValueError(f"{len(images)} images but {len(truth)} reference grades")
-    index = np.flatnonzero(~np.asarray(truth.isna()))
-    probs = trained.predict(images[index])
-    y = truth[index].to_numpy(dtype=np.int64)
-    return Evaluation(probs, y, probs.argmax(1), index, len(truth) - len(index))
-
-
-def read_image_folder(folder: str | Path, size: int | None = None):
-    """Read an ImageFolder (``grade_0`` .. ``grade_3`` subfolders, as ``synovis generate``
-    writes) into a :class:`synovis_lib.synth.TrainingSet`, resizing to ``size`` if given.
-
-    Raises ``FileNotFoundError`` for a missing folder and ``ValueError`` naming
-    the folder or file for a class folder that is not a grade, an unreadable
-    image or, without ``size``, images of different sizes.
-    """
-    import re
-
-    from PIL import Image, UnidentifiedImageError
-    from torchvision.datasets import ImageFolder
-
-    from synovis_lib.synth import TrainingSet
-
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"training image folder {folder} does not exist")
-    dataset = ImageFolder(folder, allow_empty=True)
-    grade_of = {}
-    for name, index in dataset.class_to_idx.items():
-        match = re.fullmatch(r"(?:grade_?)?([0-3])", name)
-        if match is None:
-            raise ValueError(f"{folder / name}: class folders must be named grade_0 .. grade_3")
-        grade_of[index] = int(match.group(1))
-    if not dataset.samples:
-        raise ValueError(f"{folder} has no images in grade_0 .. grade_3 subfolders")
-    images, rows = [], []
-    for path, index in dataset.samples:
-        try:
-            with Image.open(path) as image:
-                rgb = image.convert("RGB")
-        except (OSError, UnidentifiedImageError) as err:
-            raise ValueError(f"{path}: not a readable image ({err})") from err
-        if size is not None and rgb.size != (size, size):
-            rgb = rgb.resize((size, size), Image.Resampling.BILINEAR)
-        if images and rgb.size != images[0].shape[1::-1]:
-            raise ValueError(f"{path} is {rgb.size[0]}x{rgb.size[1]}, unlike the others; pass size")
-        images.append(np.asarray(rgb, dtype=np.uint8))
-        rows.append({"id": Path(path).stem, "grade": grade_of[index]})
-    provenance = pd.DataFrame(rows)
-    return TrainingSet(np.stack(images), provenance["grade"].to_numpy(np.int64), provenance)
-
-
-def write_run(
-    out: str | Path,
-    profile,
-    result: TrialsResult,
-    evaluations: Sequence[Evaluation],
-    names: Sequence[str],
-    reference: str,
-) -> Path:
-    """Write a training run's results under ``out``, each file atomically.
-
-    ``metrics.json`` (profile, weights, device, per-trial numbers and mean ± sd),
-    ``predictions.csv`` (per trial and image: reference and predicted grade,
-    probabilities), ``weights.json`` (which weights and device each trial
-    used) and ``figures/`` (training progress and confusion table per trial).
-    """
-    from synovis_lib.files import write_json, write_text
-    from synovis_lib.plots import plot_confusion
-
-    out = Path(out)
-    frames = []
-    for trained, ev in zip(result.models, evaluations, strict=True):
-        frame = pd.DataFrame(
-            {"trial": trained.trial, "image": np.asarray(names)[ev.index], "reference": ev.y_true}
-        )
-        frame["predicted"] = ev.y_pred
-        for g in range(ev.probs.shape[1]):
-            frame[f"p_grade_{g}"] = ev.probs[:, g]
-        frames.append(frame)
-        figures = {
-            f"training_trial{trained.trial}.png": plot_training(trained.history, trained.summary()),
-            f"confusion_trial{trained.trial}.png": plot_confusion(
-                ev.confusion, title=f"trial {trained.trial} vs {reference}"
-            ).figure,
-        }
-        for name, fig in figures.items():
-            with atomic_write(out / "figures" / name) as tmp:
-                fig.savefig(tmp, format="png", dpi=110)
-            plt.close(fig)
-    write_text(out / "predictions.csv", pd.concat(frames, ignore_index=True).to_csv(index=False))
-    write_json(
-        out / "weights.json",
-        [
-            m.weights.to_dict() | {"trial": m.trial, "device": m.device, "notes": m.notes}
-            for m in result.models
-        ],
-    )
-    summary = result.summary()
-    write_json(
-        out / "metrics.json",
-        {
-            "profile": profile.name,
-            "profile_summary": profile.summary(),
-            "weights": result.models[0].weights.summary(),
-            "device": result.models[0].device,
-            "reference": reference,
-            "trials": result.table.to_dict(orient="records"),
-            "mean": summary["mean"].to_dict(),
-            "sd": summary["sd"].to_dict(),
-        },
-    )
-    return out
-
-
-def _cli_train(args) -> int:
-    from synovis_lib.profiles import get_profile
-
-    profile = get_profile(args.profile, **({"trials": args.trials} if args.trials else {}))
-    print(profile.summary())
-    train_set = read_image_folder(args.data, profile.image_size) if args.data else None
-    from synovis_lib.clinic import cohort_for, load_clinic
-
-    if args.clinic:
-        size = profile.clinic_size or profile.image_size
-        cohort = load_clinic(args.clinic, args.clinic_csv, size=size)
-        reference = "consensus"
-    else:  # the study's test: clinical images (simulated here), never artificial ones
-        cohort = cohort_for(profile)
-        reference = "consensus (simulated clinical cohort)"
-    images, names, truth = (
-        cohort.images,
-        cohort.table["image"].astype(str).tolist(),
-        cohort.table["consensus"],
-    )
-    result = train_trials(profile, train_set)
-    evaluations = [evaluate(m, images, truth) for m in result.models]
-    for key in evaluations[0].headline():
-        result.table[f"test_{key}"] = [ev.headline()[key] for ev in evaluations]
-    write_run(args.out, profile, result, evaluations, names, reference)
-    print(result.models[0].weights.summary())
-    print(result.summary()[["mean ± sd"]].to_string())
-    print(f"wrote metrics.json, predictions.csv, weights.json and figures/ to {args.out}")
-    return 0
-
-
-def add_cli(subparsers) -> None:
-    """``synovis train --profile quick [--data DIR] --out DIR [--clinic DIR] [--trials N]``."""
-    p = subparsers.add_parser(
-        "train",
-        help="train the study's model (VGG-16 transfer learning) and write metrics, predictions, figures",
-        description=(
-            "Train the profile's model on the artificial images (an ImageFolder written by "
-            "'synovis generate', or generated in memory), test it on a clinical folder "
-            "(load_clinic format) or else on the simulated clinical cohort, and write the "
-            "results."
-        ),
-    )
-    p.add_argument("--profile", default="quick", help="ci, quick or paper (default quick)")
-    p.add_argument(
-        "--data", type=Path, help="ImageFolder with grade_0..grade_3 (default: generate)"
-    )
-    p.add_argument("--out", required=True, type=Path, help="output folder")
-    p.add_argument(
-        "--clinic",
-        type=Path,
-        help="clinical images folder with labels.csv (default: the simulated cohort)",
-    )
-    p.add_argument("--clinic-csv", type=Path, help="rater CSV (default: CLINIC/labels.csv)")
-    p.add_argument("--trials", type=int, help="independent trials (default: the profile's)")
-    p.set_defaults(func=_cli_train)

@@ -39,18 +39,11 @@ import numpy as np
 import scipy.fft
 from scipy import ndimage
 
+from synovis_lib.doppler import COLOUR_MAPS
 from synovis_lib.grading import GradeResult, grade_from_masks
 
 OVERSAMPLE = 2
 """Render at this multiple of the output size, then average blocks (as a screenshot resize)."""
-
-COLOUR_MAPS: dict[str, tuple[tuple[float, float, float], ...]] = {
-    "classic": ((0.30, 0.00, 0.00), (0.75, 0.08, 0.00), (1.00, 0.50, 0.00), (1.00, 0.95, 0.45)),
-    "warm": ((0.40, 0.02, 0.02), (0.85, 0.20, 0.02), (1.00, 0.62, 0.10), (1.00, 1.00, 0.70)),
-    "deep": ((0.22, 0.00, 0.02), (0.62, 0.02, 0.02), (0.95, 0.38, 0.00), (1.00, 0.85, 0.20)),
-}
-"""Power Doppler colour maps, low to high power: dark red -> red -> orange -> yellow."""
-
 
 @dataclass(frozen=True)
 class Ellipse:

@@ -62,7 +62,7 @@ CHROMIUM_FLAGS = (
     "--hide-scrollbars",
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
 )
-"""DESIGN.md's flags, plus a resolver that leaves the browser offline but for 127.0.0.1."""
+"""CONTRIBUTING.md's Chromium flags, plus a resolver that leaves the browser offline but for 127.0.0.1."""
 
 
 def toc_files(toc: str | Path) -> list[str]:

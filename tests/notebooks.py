@@ -40,7 +40,7 @@ MAX_LOGIC_LINES = 15
 
 def convention_problems(nb: nbformat.NotebookNode, stem: str) -> list[str]:
     """Everything in ``nb`` (the notebook ``stem``, e.g. ``05_vgg16_transfer_learning``) that
-    breaks the course's notebook anatomy (DESIGN.md, "Conventions"); empty when none does."""
+    breaks the course's notebook anatomy (CONTRIBUTING.md, "Conventions"); empty when none does."""
     problems: list[str] = []
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None):

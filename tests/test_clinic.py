@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from synovis_lib import cli, clinic, ultrasound
+from synovis_lib import cli, clinic, doppler, pipeline, ultrasound
 from synovis_lib.agreement import rater_kappa
 from synovis_lib.clinic import Cohort, load_clinic, simulate_cohort, write_cohort
 from synovis_lib.grading import grade_from_masks
@@ -97,7 +97,7 @@ def test_examinations_vary_scanner_and_settings():
     scanners = [ultrasound.sample_scanner(rng) for _ in range(40)]
     assert {s.name for s in scanners} == {s.name for s in ultrasound.SCANNERS}
     assert len({round(s.gain_db, 3) for s in scanners}) == 40
-    assert {s.colour_map for s in scanners} <= set(ultrasound.COLOUR_MAPS)
+    assert {s.colour_map for s in scanners} <= set(doppler.COLOUR_MAPS)
 
 
 # --------------------------------------------------------------------------- cohort
@@ -180,10 +180,10 @@ def test_cohort_for_builds_once_then_loads_from_the_cache(cohort, monkeypatch):
         calls.append((seed, size))
         return cohort
 
-    monkeypatch.setattr(clinic, "simulate_cohort", fake)
+    monkeypatch.setattr(pipeline, "simulate_cohort", fake)
     profile = get_profile("ci", announce=False, seed=123)
-    first = clinic.cohort_for(profile)
-    second = clinic.cohort_for(profile)
+    first = pipeline.cohort_for(profile)
+    second = pipeline.cohort_for(profile)
     assert calls == [(123, profile.clinic_size or profile.image_size)]
     pd.testing.assert_frame_equal(second.table, cohort.table)
     np.testing.assert_array_equal(second.images, first.images)

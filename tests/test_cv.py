@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synovis_lib import cv
+from synovis_lib import cv, pipeline
 
 SCENES_PER_GRADE = (5, 4, 4, 4)
 """The study's 17 basic scenes."""
@@ -159,9 +159,9 @@ def test_cv_for_is_cached_and_cli_writes_results(tmp_path, monkeypatch):
 
     monkeypatch.delenv("SYNOVIS_PROFILE", raising=False)
     profile = get_profile("ci", announce=False)
-    first = cv.cv_for(profile, grouped=True, method="knn")
+    first = pipeline.cv_for(profile, grouped=True, method="knn")
     assert first.method == "pixels: knn" and first.n_folds == profile.folds
-    assert cv.cv_for(profile, grouped=True, method="knn").to_dict() == first.to_dict()
+    assert pipeline.cv_for(profile, grouped=True, method="knn").to_dict() == first.to_dict()
     assert (
         cli.main(["cv", "--profile", "ci", "--out", str(tmp_path), "--both", "--method", "knn"])
         == 0
@@ -178,12 +178,12 @@ def test_network_folds_reuse_the_fallback_of_the_first_fold(monkeypatch):
     """Offline, the first fold falls back; later folds build the fallback without a new download."""
     from types import SimpleNamespace
 
-    from synovis_lib import get_profile, train
+    from synovis_lib import get_profile
 
     seen = []
 
-    def fake_train_for(profile, data, trial, **kwargs):
-        seen.append((profile.backbone, profile.weights, kwargs["val_set"], kwargs["use_cache"]))
+    def fake_fit_profile(profile, data, val_set, trial, progress):
+        seen.append((profile.backbone, profile.weights, val_set))
         fallback = profile.weights == "imagenet"
         weights = SimpleNamespace(
             fallback=fallback, backbone="compact", summary=lambda: f"compact fallback={fallback}"
@@ -192,7 +192,7 @@ def test_network_folds_reuse_the_fallback_of_the_first_fold(monkeypatch):
             weights=weights, predict=lambda x: np.tile([0.1, 0.2, 0.6, 0.1], (len(x), 1))
         )
 
-    monkeypatch.setattr(train, "train_for", fake_train_for)
+    monkeypatch.setattr(cv, "fit_profile", fake_fit_profile)
     record: list[str] = []
     labels, _ = study_like((6, 6, 6, 6))
     images = np.zeros((len(labels), 4, 4, 3), dtype=np.uint8)
@@ -200,7 +200,7 @@ def test_network_folds_reuse_the_fallback_of_the_first_fold(monkeypatch):
     result = cv.cross_validate(images, labels, cv.network_fit_predict(quick, 0, record), folds=3)
     assert seen[0][:2] == ("vgg16", "imagenet")
     assert all(s[:2] == ("compact", "none") for s in seen[1:])
-    assert all(s[2] is None and s[3] is False for s in seen)  # no extra validation set, no cache
+    assert all(s[2] is None for s in seen)  # no extra validation set (and fit_profile: no cache)
     # Later folds build the fallback directly and are recorded as that same fallback.
     assert record == ["compact fallback=True"] * 3
     assert result.mean == pytest.approx(0.25, abs=0.01)

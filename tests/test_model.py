@@ -221,11 +221,11 @@ def test_going_online_retrains_instead_of_serving_the_cached_fallback(offline_hu
     once the download works (one attempt per session; no network is touched here)."""
     from types import SimpleNamespace
 
-    from synovis_lib import get_profile, train
+    from synovis_lib import get_profile, pipeline
 
     quick = get_profile("quick", announce=False)
     data = SimpleNamespace(images=torch.zeros(2, 8, 8, 3, dtype=torch.uint8).numpy(), labels=[0, 1])
-    offline_key = train._cache_params(quick, 0, data, None)
+    offline_key = pipeline.model_params(quick, 0, data, None)
     assert model_module.ensure_imagenet_weights() is None
     assert model_module._DOWNLOAD_FAILED and "URLError" in model_module._DOWNLOAD_FAILED[0]
     assert offline_key["imagenet_file_present"] is False
@@ -236,7 +236,7 @@ def test_going_online_retrains_instead_of_serving_the_cached_fallback(offline_hu
     monkeypatch.setattr(torch.hub, "download_url_to_file", download)
     assert model_module.ensure_imagenet_weights() is None  # the session already tried once
     monkeypatch.setattr(model_module, "_DOWNLOAD_FAILED", [])  # a new session, now online
-    online_key = train._cache_params(quick, 0, data, None)
+    online_key = pipeline.model_params(quick, 0, data, None)
     assert online_key["imagenet_file_present"] is True
     assert (
         model_module.ensure_imagenet_weights()

@@ -1,4 +1,4 @@
-"""Every notebook follows the course's anatomy (see DESIGN.md, "Conventions")."""
+"""Every notebook follows the course's anatomy (see CONTRIBUTING.md, "Conventions")."""
 
 from __future__ import annotations
 

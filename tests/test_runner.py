@@ -249,6 +249,8 @@ def test_cli_exit_codes_and_summary(course: Path, tmp_path: Path, capsys):
     assert "1 executed, 0 reused, 0 failed" in printed
     assert "results.csv" in printed
     assert cli.main([*argv, "--only", "99"]) == 2
-    assert "no notebook 99" in capsys.readouterr().out
+    assert "no notebook 99" in capsys.readouterr().err
     assert cli.main([*argv, "--profile", "nope"]) == 2
+    assert "argument --profile: invalid choice: 'nope'" in capsys.readouterr().err
     assert cli.main([*argv, "-p", "RESULTS_DIR", "x"]) == 2
+    assert "RESULTS_DIR" in capsys.readouterr().err

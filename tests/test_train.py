@@ -11,26 +11,27 @@ import pytest
 import torch
 
 from synovis_lib import get_profile
+from synovis_lib.augment import augment_batch, doppler_boxes, sample_affine
 from synovis_lib.cache import cache_dir
-from synovis_lib.model import build_architecture, build_model, head_of
-from synovis_lib.train import (
+from synovis_lib.model import (
     IMAGENET_MEAN,
     IMAGENET_STD,
+    build_architecture,
+    build_model,
+    head_of,
+    preprocess,
+)
+from synovis_lib.pipeline import train_for, train_trials
+from synovis_lib.train import (
     History,
     TrainingOptions,
-    augment_batch,
-    doppler_boxes,
     iterations_per_epoch,
     load_checkpoint,
     make_optimizer,
     parameter_table,
     plot_training,
     predict,
-    preprocess,
-    sample_affine,
     train,
-    train_for,
-    train_trials,
     trial_seed,
     validation_iterations,
 )
@@ -319,7 +320,7 @@ def test_train_for_caches_and_records_weights(monkeypatch):
     first = train_for(profile, data, progress=False)
     assert first.weights.backbone == "compact" and first.weights.weights == "none (random init)"
     assert first.options.image_size == profile.image_size and first.profile == "ci"
-    monkeypatch.setattr("synovis_lib.train._fit", lambda *a, **k: pytest.fail("cache was not used"))
+    monkeypatch.setattr("synovis_lib.pipeline.fit_profile", lambda *a, **k: pytest.fail("cache was not used"))
     again = train_for(profile, data, progress=False)
     for a, b in zip(
         first.model.state_dict().values(), again.model.state_dict().values(), strict=True
@@ -401,7 +402,8 @@ def _clinic_folder(path, images, grades):
 
 def test_cli_train_writes_metrics_predictions_weights_and_figures(tmp_path):
     from synovis_lib import cli, files
-    from synovis_lib.synth import TrainingSet, write_image_folder
+    from synovis_lib.imagefolder import write_image_folder
+    from synovis_lib.synth import TrainingSet
 
     images, labels = toy_images(24)
     provenance = pd.DataFrame({"id": [f"toy{k}" for k in range(24)], "grade": labels})
@@ -435,7 +437,7 @@ def test_cli_train_writes_metrics_predictions_weights_and_figures(tmp_path):
 
 
 def test_read_image_folder_errors_name_the_problem(tmp_path):
-    from synovis_lib.train import read_image_folder
+    from synovis_lib.imagefolder import read_image_folder
 
     with pytest.raises(FileNotFoundError, match="nowhere"):
         read_image_folder(tmp_path / "nowhere")

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from synovis_lib import errors
-from synovis_lib.errors import Spot
+from synovis_lib import layout, pipeline, redraw, second_model
 from synovis_lib.grading import grade_from_masks
+from synovis_lib.layout import Spot
 from synovis_lib.synth import load_basic_scenes, render
 
 # ----------------------------------------------------------------------------- helpers
@@ -61,7 +61,7 @@ def n_spots(result):
 @pytest.mark.parametrize("fraction", [0.5, 0.25])
 def test_split_by_patient_shares_no_patient(fraction):
     cohort = fake_cohort()
-    split = errors.split_by_patient(cohort, fraction, seed=3)
+    split = second_model.split_by_patient(cohort, fraction, seed=3)
     assert split.shared_patients() == set()
     ids = cohort.table["patient_id"].to_numpy()
     assert not set(ids[split.dev]) & set(ids[split.held_out])
@@ -75,7 +75,7 @@ def test_split_by_patient_shares_no_patient(fraction):
 
 def test_split_is_stratified_as_far_as_patients_allow():
     cohort = fake_cohort(n_patients=80)
-    split = errors.split_by_patient(cohort, 0.5, seed=0)
+    split = second_model.split_by_patient(cohort, 0.5, seed=0)
     counts = split.counts()
     for g in range(3):
         total = counts[f"grade {g}"].sum()
@@ -85,16 +85,16 @@ def test_split_is_stratified_as_far_as_patients_allow():
 def test_split_rejects_bad_input():
     cohort = fake_cohort()
     with pytest.raises(ValueError, match="dev_fraction"):
-        errors.split_by_patient(cohort, 0.8)
+        second_model.split_by_patient(cohort, 0.8)
     with pytest.raises(ValueError, match="no 'patient_id' column"):
-        errors.split_by_patient(SimpleNamespace(table=cohort.table.drop(columns="patient_id")))
+        second_model.split_by_patient(SimpleNamespace(table=cohort.table.drop(columns="patient_id")))
 
 
 def test_assert_no_leak():
-    split = errors.split_by_patient(fake_cohort(), 0.5, seed=1)
-    errors.assert_no_leak(split, split.dev[:2])
+    split = second_model.split_by_patient(fake_cohort(), 0.5, seed=1)
+    second_model.assert_no_leak(split, split.dev[:2])
     with pytest.raises(AssertionError, match="held-out part"):
-        errors.assert_no_leak(split, split.held_out[:1])
+        second_model.assert_no_leak(split, split.held_out[:1])
 
 
 # ----------------------------------------------------------------------------- error analysis
@@ -109,15 +109,15 @@ def test_misclassified_and_error_pairs():
         }
     )
     probs = np.eye(4)[[2, 1, 2, 2, 2, 3]] * 0.7 + 0.075
-    wrong = errors.misclassified(table, probs)
+    wrong = second_model.misclassified(table, probs)
     assert wrong["position"].tolist() == [3, 0, 4]  # sorted by (true, predicted); NA left out
     assert wrong[["true", "predicted"]].values.tolist() == [[0, 2], [1, 2], [1, 2]]
     assert wrong["probability"].tolist() == pytest.approx([0.775] * 3)
-    assert errors.misclassified(table, probs, rows=[0, 1, 2, 3])["position"].tolist() == [3, 0]
-    pairs = errors.error_pairs(wrong)
+    assert second_model.misclassified(table, probs, rows=[0, 1, 2, 3])["position"].tolist() == [3, 0]
+    pairs = second_model.error_pairs(wrong)
     assert pairs.iloc[0].tolist() == [1, 2, 2]
     with pytest.raises(ValueError, match="5 predictions for 6"):
-        errors.misclassified(table, probs[:5])
+        second_model.misclassified(table, probs[:5])
 
 
 # ----------------------------------------------------------------------------- the comparison
@@ -142,7 +142,7 @@ def constructed(b, c, both_right=30, both_wrong=10):
 
 def test_compare_models_gives_the_exact_mcnemar_result():
     y, a, b = constructed(b=3, c=11)
-    result = errors.compare_models(y, [a], [b])
+    result = second_model.compare_models(y, [a], [b])
     row = result.mcnemar.iloc[0]
     assert row["initial right, second wrong"] == 3
     assert row["initial wrong, second right"] == 11
@@ -157,7 +157,7 @@ def test_compare_models_gives_the_exact_mcnemar_result():
 def test_compare_models_chi_square_over_trials_and_tables():
     y, a, b = constructed(b=10, c=30)
     probs_a, probs_b = np.eye(4)[a], np.eye(4)[b]
-    result = errors.compare_models(y, [probs_a, a], [probs_b, b])
+    result = second_model.compare_models(y, [probs_a, a], [probs_b, b])
     assert len(result.mcnemar) == 2 and not result.mcnemar["exact"].any()
     assert result.mcnemar["statistic"].tolist() == pytest.approx([(abs(10 - 30) - 1) ** 2 / 40] * 2)
     assert result.mcnemar["pvalue"].iloc[0] == pytest.approx(stats.chi2.sf(361 / 40, 1))
@@ -169,7 +169,7 @@ def test_compare_models_chi_square_over_trials_and_tables():
     assert "±" in summary.loc["accuracy", "initial"]
     table = result.grade_table()
     assert table[("initial", "support")].tolist() == (2 * np.bincount(y)).tolist()
-    paper = errors.paper_comparison(result)
+    paper = second_model.paper_comparison(result)
     assert paper.loc["initial", "paper kappa"] == 0.62
     assert paper.loc["second", "paper grade-1 AUC"] == 0.73
     assert paper.loc["initial", "paper accuracy"] == pytest.approx(108 / 156)
@@ -177,12 +177,12 @@ def test_compare_models_chi_square_over_trials_and_tables():
         result.per_trial.query("model == 'second'")["accuracy"].mean()
     )
     with pytest.raises(ValueError, match="same number of trials"):
-        errors.compare_models(y, [a], [b, b])
+        second_model.compare_models(y, [a], [b, b])
 
 
 def test_source_removal_check():
     y, a, b = constructed(b=2, c=5)
-    out = errors.source_removal_check(y, {"initial": a, "second": b}, [0])
+    out = second_model.source_removal_check(y, {"initial": a, "second": b}, [0])
     assert out["images"].tolist() == [len(y), len(y) - 1] * 2
     assert out.iloc[1]["accuracy"] == pytest.approx((a[1:] == y[1:]).mean())
 
@@ -192,34 +192,34 @@ def test_source_removal_check():
 
 def test_fit_to_grade_keeps_the_largest_spots_grade_1_allows():
     singles = tuple(spot("single", f) for f in (0.01, 0.02, 0.015, 0.005))
-    kept, note = errors.fit_to_grade(singles, 1)
+    kept, note = redraw.fit_to_grade(singles, 1)
     assert sorted(s.fraction for s in kept) == [0.01, 0.015, 0.02]
     assert "3 largest of 4" in note
     mixed = (spot("large", 0.3), spot("single", 0.01), spot("single", 0.02), spot("single", 0.005))
-    kept, note = errors.fit_to_grade(mixed, 1)
+    kept, note = redraw.fit_to_grade(mixed, 1)
     assert [s.kind for s in kept] == ["confluent", "single", "single"]
     assert kept[0].fraction < 0.25 and "shrunk" in note
-    assert errors.fit_to_grade(singles[:2], 1) == (singles[:2], "")
-    assert errors.fit_to_grade(singles, 0)[0] == ()
+    assert redraw.fit_to_grade(singles[:2], 1) == (singles[:2], "")
+    assert redraw.fit_to_grade(singles, 0)[0] == ()
     heavy = tuple(spot("large", 0.3) for _ in range(2))
-    kept, _ = errors.fit_to_grade(heavy, 2)
+    kept, _ = redraw.fit_to_grade(heavy, 2)
     assert sum(s.fraction for s in kept) < 0.5
     with pytest.raises(ValueError, match="below the wanted grade 3"):
-        errors.fit_to_grade(singles, 3)
+        redraw.fit_to_grade(singles, 3)
 
 
 def test_estimate_layout_rejects_bad_images():
     with pytest.raises(ValueError, match="uint8"):
-        errors.estimate_layout(np.zeros((64, 64, 3), dtype=float))
+        layout.estimate_layout(np.zeros((64, 64, 3), dtype=float))
     with pytest.raises(ValueError, match="at least 32"):
-        errors.estimate_layout(np.zeros((16, 16, 3), dtype=np.uint8))
+        layout.estimate_layout(np.zeros((16, 16, 3), dtype=np.uint8))
 
 
 def test_overlays_beside_the_picture_are_not_doppler():
     image, _ = simulated_clinical(0, 1, seed=5)[0]
-    layout = errors.estimate_layout(image)
-    assert errors.doppler_colour(image).sum() > layout.colour.sum()  # the colour bar is dropped
-    assert not (layout.colour & ~errors.image_sector(image)).any()
+    read = layout.estimate_layout(image)
+    assert layout.doppler_colour(image).sum() > read.colour.sum()  # the colour bar is dropped
+    assert not (read.colour & ~layout.image_sector(image)).any()
 
 
 # Tolerance, where the simulator's vessel and synovium masks give the truth: on simulated
@@ -235,17 +235,17 @@ def test_model_after_keeps_grade_and_spot_count_within_tolerance():
     cases = simulated_clinical(1, 12, seed=7)
     same_grade = within_one = 0
     for k, (image, truth) in enumerate(cases):
-        layout = errors.estimate_layout(image)
-        same_grade += layout.grade.grade == truth.grade
-        within_one += abs(layout.n_spots - n_spots(truth)) <= 1
-        if layout.grade.grade < 1:
+        read = layout.estimate_layout(image)
+        same_grade += read.grade.grade == truth.grade
+        within_one += abs(read.n_spots - n_spots(truth)) <= 1
+        if read.grade.grade < 1:
             continue
-        scenes = errors.model_after(image, n=2, seed=k, grade=1, source=f"case{k}")
+        scenes = redraw.model_after(image, n=2, seed=k, grade=1, source=f"case{k}")
         for scene in scenes:
             r = render(scene, 224)
             result = grade_from_masks(r.vascular, r.synovium)
             assert scene.grade == result.grade == 1
-            kept, _ = errors.fit_to_grade(layout.spots, 1)
+            kept, _ = redraw.fit_to_grade(read.spots, 1)
             assert n_spots(result) == len(kept) == len(scene.vessels)
     assert same_grade / len(cases) >= GRADE_AGREEMENT
     assert within_one / len(cases) >= COUNT_WITHIN_ONE
@@ -253,36 +253,36 @@ def test_model_after_keeps_grade_and_spot_count_within_tolerance():
 
 def test_model_after_builds_distinct_checked_scenes_of_the_estimated_grade():
     image, _ = simulated_clinical(1, 1, seed=7)[0]
-    layout = errors.estimate_layout(image)
-    scenes = errors.model_after(image, n=5, seed=1, source="p001_img1.png")
+    read = layout.estimate_layout(image)
+    scenes = redraw.model_after(image, n=5, seed=1, source="p001_img1.png")
     assert len(scenes) == 5
     assert [s.id for s in scenes] == [f"after_p001_img1_{k}" for k in range(1, 6)]
     assert len({tuple(s.vessels) for s in scenes}) == 5
-    bases = {s.id for s in load_basic_scenes() if s.grade == layout.grade.grade}
-    assert {errors.drawn_on(s) for s in scenes} <= bases
+    bases = {s.id for s in load_basic_scenes() if s.grade == read.grade.grade}
+    assert {redraw.drawn_on(s) for s in scenes} <= bases
     for scene in scenes:
-        assert scene.grade == layout.grade.grade
+        assert scene.grade == read.grade.grade
         assert "Modelled after p001_img1.png" in scene.description
         assert type(scene).from_json(scene.to_json()) == scene  # opens in the studio
-    again = errors.model_after(image, n=5, seed=1, source="p001_img1.png")
+    again = redraw.model_after(image, n=5, seed=1, source="p001_img1.png")
     assert again == scenes
     with pytest.raises(ValueError, match="below the wanted grade"):
-        errors.model_after(image, n=1, grade=3)
+        redraw.model_after(image, n=1, grade=3)
     with pytest.raises(ValueError, match="n must be at least 1"):
-        errors.model_after(image, n=0)
+        redraw.model_after(image, n=0)
 
 
 def test_new_images_and_combine():
     from synovis_lib.synth import generate_training_set
 
     image, _ = simulated_clinical(1, 1, seed=7)[0]
-    scenes = errors.model_after(image, n=3, seed=0, grade=1, source="x.png")
-    extra = errors.new_images(scenes, 48, source="x.png")
+    scenes = redraw.model_after(image, n=3, seed=0, grade=1, source="x.png")
+    extra = redraw.new_images(scenes, 48, source="x.png")
     assert extra.images.shape == (3, 48, 48, 3) and extra.images.dtype == np.uint8
     assert extra.labels.tolist() == [1, 1, 1]
     assert extra.provenance["basic_scene"].str.startswith("g1").all()
     base = generate_training_set(seed=0, size=48, counts=(1, 1, 1, 1))
-    both = errors.combine(base, extra)
+    both = redraw.combine(base, extra)
     assert len(both) == 7 and both.labels.tolist() == [0, 1, 2, 3, 1, 1, 1]
     assert both.provenance["id"].tolist()[-1] == scenes[-1].id
 
@@ -291,10 +291,10 @@ def test_placebo_set_copies_existing_images_of_the_same_grades():
     from synovis_lib.synth import generate_training_set
 
     base = generate_training_set(seed=0, size=32, counts=(3, 4, 2, 2))
-    extra = errors.combine(
+    extra = redraw.combine(
         *(generate_training_set(seed=1, size=32, counts=c) for c in ((0, 2, 0, 0), (0, 0, 1, 0)))
     )
-    placebo = errors.placebo_set(base, extra, seed=5)
+    placebo = redraw.placebo_set(base, extra, seed=5)
     assert placebo.labels.tolist() == extra.labels.tolist() == [1, 1, 2]
     ids = placebo.provenance["id"].tolist()
     assert len(set(ids)) == 3 and set(ids) <= set(base.provenance["id"])
@@ -302,30 +302,30 @@ def test_placebo_set_copies_existing_images_of_the_same_grades():
         row = base.provenance.index[base.provenance["id"] == image_id][0]
         assert np.array_equal(placebo.images[k], base.images[row])
     assert placebo.provenance["modifications"].str.startswith("placebo copy of").all()
-    again = errors.placebo_set(base, extra, seed=5)
+    again = redraw.placebo_set(base, extra, seed=5)
     assert again.provenance["id"].tolist() == ids
-    too_many = errors.combine(*(generate_training_set(seed=1, size=32, counts=(0, 0, 0, 3)),))
+    too_many = redraw.combine(*(generate_training_set(seed=1, size=32, counts=(0, 0, 0, 3)),))
     with pytest.raises(ValueError, match="no unused image of grade 3"):
-        errors.placebo_set(base, too_many)
+        redraw.placebo_set(base, too_many)
 
 
 def test_reading_cohort_is_the_same_cohort_at_reading_size():
     from synovis_lib import clinic, get_profile
 
     profile = get_profile("ci")
-    small = clinic.cohort_for(profile)
-    reading = errors.reading_cohort(profile, small)
-    assert reading.images.shape[1] >= errors.REFERENCE_SIZE > small.images.shape[1]
+    small = pipeline.cohort_for(profile)
+    reading = pipeline.reading_cohort(profile, small)
+    assert reading.images.shape[1] >= layout.REFERENCE_SIZE > small.images.shape[1]
     pd.testing.assert_frame_equal(reading.table, small.table)
     own = clinic.Cohort(table=small.table, images=small.images, source="/data/mine")
-    assert errors.reading_cohort(profile, own) is own
+    assert pipeline.reading_cohort(profile, own) is own
     other = clinic.Cohort(
         table=small.table.assign(consensus=small.table["consensus"].fillna(0) * 0),
         images=small.images,
         source="simulated",
     )
     with pytest.raises(ValueError, match="table differs"):
-        errors.reading_cohort(profile, other)
+        pipeline.reading_cohort(profile, other)
 
 
 @pytest.mark.slow
@@ -357,8 +357,8 @@ def test_layout_reading_agrees_with_the_simulators_truth_at_reading_size():
     for grade in range(4):
         for _ in range(12):
             graded = us.sample_scene(rng, us.sample_examination(rng), grade)
-            image = us.render_scene(graded.scene, errors.REFERENCE_SIZE).rgb
-            read.append(errors.estimate_layout(image).grade.grade)
+            image = us.render_scene(graded.scene, layout.REFERENCE_SIZE).rgb
+            read.append(layout.estimate_layout(image).grade.grade)
             truth.append(graded.truth.grade)
     read, truth = np.array(read), np.array(truth)
     assert (read == truth).mean() >= 0.7
