@@ -26,7 +26,9 @@ def main() -> None:
         ],
     }
     for label, argv in commands.items():
-        seconds = best_of(lambda argv=argv: subprocess.run(argv, check=True, capture_output=True), 5)
+        seconds = best_of(
+            lambda argv=argv: subprocess.run(argv, check=True, capture_output=True), 5
+        )
         print(f"{label:42s} {seconds:6.2f} s")
 
 

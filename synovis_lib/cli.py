@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from synovis_lib import __version__
-from synovis_lib.profiles import DEFAULT_PROFILE, PROFILES, get_profile
+from synovis_lib.profiles import DEFAULT_PROFILE, INPUT_SIZE, PAPER_COUNTS, PROFILES, get_profile
 
 USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError)
 """What the library raises on bad input: reported in one line, never as a traceback."""
@@ -219,12 +219,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", required=True, type=_folder, help="output folder (replaced atomically)")
     p.add_argument("--seed", type=SEED, default=0, help="random seed (same seed, same bytes)")
-    p.add_argument("--size", type=SIZE, default=224, help="image size in pixels")
+    p.add_argument("--size", type=SIZE, default=INPUT_SIZE, help="image size in pixels")
     p.add_argument(
         "--counts",
         type=_int_at_least(0),
         nargs=4,
-        default=[212, 236, 222, 200],
+        default=list(PAPER_COUNTS),
         metavar=("G0", "G1", "G2", "G3"),
         help="images per grade (default: the study's 212 236 222 200)",
     )
@@ -240,7 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", required=True, type=_folder, help="folder to create")
     p.add_argument("--seed", type=SEED, default=0, help="random seed (default 0)")
-    p.add_argument("--size", type=SIZE, default=224, help="image size in pixels (default 224)")
+    p.add_argument(
+        "--size", type=SIZE, default=INPUT_SIZE, help=f"image size in pixels (default {INPUT_SIZE})"
+    )
     p.add_argument("--force", action="store_true", help="replace --out if it exists")
     p.set_defaults(func=_simulate_clinic)
 

@@ -29,7 +29,8 @@ from tqdm.auto import tqdm
 
 from synovis_lib.agreement import adjudicate
 from synovis_lib.files import atomic_dir, atomic_write
-from synovis_lib.grading import load_rules
+from synovis_lib.grading import N_GRADES, load_rules
+from synovis_lib.profiles import INPUT_SIZE
 from synovis_lib.raters import DEFAULT_RATERS, RaterProfile, read_by_all
 from synovis_lib.ultrasound import (
     GradedScene,
@@ -86,7 +87,7 @@ class Cohort:
     def consensus_counts(self) -> pd.Series:
         """Images per consensus grade 0..3 (NA not counted)."""
         counts = self.table["consensus"].value_counts()
-        return counts.reindex(range(4), fill_value=0).rename("images")
+        return counts.reindex(range(N_GRADES), fill_value=0).rename("images")
 
 
 # --------------------------------------------------------------------------- simulation
@@ -126,7 +127,7 @@ def _grade_table(values: dict[str, object]) -> pd.DataFrame:
 
 def simulate_cohort(
     seed: int = 0,
-    size: int = 224,
+    size: int = INPUT_SIZE,
     *,
     n_patients: int = N_PATIENTS,
     consensus_counts: tuple[int, ...] = CONSENSUS_COUNTS,
@@ -222,7 +223,7 @@ def _render_all(scenes: list, size: int, progress: bool) -> np.ndarray:
     return images
 
 
-def plot_truth(example: GradedScene, size: int = 224):
+def plot_truth(example: GradedScene, size: int = INPUT_SIZE):
     """One simulated joint three ways: the screenshot, the synovium and vessel masks that
     define its true grade, and the colour the screen shows (blooming, specks). Returns the
     figure; taught in notebook 03."""
@@ -469,7 +470,9 @@ def read_image_file(path: Path, size: int, where: str) -> np.ndarray:
     return np.asarray(image, dtype=np.uint8)
 
 
-def load_clinic(folder: str | Path, csv: str | Path | None = None, size: int = 224) -> Cohort:
+def load_clinic(
+    folder: str | Path, csv: str | Path | None = None, size: int = INPUT_SIZE
+) -> Cohort:
     """Your own images and rater grades as a :class:`Cohort` (the same object the simulator gives).
 
     ``folder`` holds the images (PNG or JPEG, e.g. exported from the scanner,

@@ -21,6 +21,7 @@ from torch import nn
 
 from synovis_lib.config import resolve_device
 from synovis_lib.model import preprocess
+from synovis_lib.profiles import INPUT_SIZE
 
 
 def last_conv_block(model: nn.Module) -> nn.Module:
@@ -46,7 +47,7 @@ def gradcam(
     images: np.ndarray | torch.Tensor,
     target: int | Sequence[int] | None = None,
     *,
-    image_size: int = 224,
+    image_size: int = INPUT_SIZE,
     layer: nn.Module | None = None,
     batch_size: int = 16,
     device: str | torch.device | None = None,

@@ -152,9 +152,7 @@ def model_params(profile: Profile, trial: int, train_set, val_set) -> dict:
     """The cache key's parameters of a trained model: every profile field that decides
     training, the trial, both data sets' fingerprints, and whether an ImageNet file exists
     (so a reader who trained offline and is now online gets ImageNet models anew)."""
-    fields = tuple(
-        f.name for f in dataclasses.fields(Profile) if f.name not in ("notes", "device")
-    )
+    fields = tuple(f.name for f in dataclasses.fields(Profile) if f.name not in ("notes", "device"))
     return artefact_params(
         "models",
         profile,
@@ -304,9 +302,7 @@ def cv_for(
     fingerprint = data_fingerprint(train_set.images, train_set.labels)
     if method == "network" and epochs is not None:
         profile = dataclasses.replace(profile, epochs=epochs)
-    fields = tuple(
-        f.name for f in dataclasses.fields(Profile) if f.name not in ("notes", "device")
-    )
+    fields = tuple(f.name for f in dataclasses.fields(Profile) if f.name not in ("notes", "device"))
     params = artefact_params(
         "cv",
         profile,

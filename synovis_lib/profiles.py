@@ -130,7 +130,7 @@ PROFILES: dict[str, Profile] = {
     ),
     "paper": Profile(
         name="paper",
-        image_size=224,
+        image_size=INPUT_SIZE,
         train_counts=PAPER_COUNTS,
         epochs=11,
         batch_size=32,

@@ -385,8 +385,6 @@ def assert_no_leak(split: PatientSplit, sources) -> None:
         raise AssertionError(f"source image(s) at row(s) {sorted(leaked)} are in the held-out part")
 
 
-
-
 @dataclass
 class SecondModelStudy:
     """Everything :func:`synovis_lib.pipeline.second_model_study` did, for notebook 08 and

@@ -26,7 +26,7 @@ Build a scene in code::
 
     scene = load_basic_scenes()[0]
     scene = scene.with_vessels([Vessel(0.42, 0.55), Vessel(0.47, 0.52, 0.05, 0.03, "confluent")])
-    rendered = render(scene, 224)
+    rendered = render(scene, INPUT_SIZE)
 
 Taught in ``notebooks/02_artificial_training_set.ipynb`` (and the drawing
 studio of ``notebooks/01_eular_omeract_scoring.ipynb``).
@@ -52,7 +52,8 @@ from scipy import ndimage
 
 from synovis_lib import files, profiles
 from synovis_lib.doppler import ILLUSTRATION_LUT
-from synovis_lib.grading import GradeResult, grade_from_masks
+from synovis_lib.grading import N_GRADES, GradeResult, grade_from_masks
+from synovis_lib.profiles import INPUT_SIZE
 
 LAYERS = ("joint_tissue", "bone_surface", "vascularity")
 """The layer names, bottom to top."""
@@ -85,6 +86,7 @@ _REGIONS = (
 )
 _GREY = dict(zip(_REGIONS, (6, 185, 72, 150, 92, 128, 42, 8, 14), strict=True))
 _SPECKLE = dict(zip(_REGIONS, (0.0, 0.08, 0.16, 0.08, 0.16, 0.08, 0.2, 0.0, 0.1), strict=True))
+
 
 def _check(condition: bool, message: str) -> None:
     if not condition:
@@ -701,7 +703,7 @@ def _composite(grey_t: np.ndarray, doppler: np.ndarray) -> np.ndarray:
     return rgb
 
 
-def render(scene: Scene, size: int = 224) -> Rendered:
+def render(scene: Scene, size: int = INPUT_SIZE) -> Rendered:
     """Composite the three layers at ``size`` x ``size`` pixels.
 
     Returns the RGB image and the masks: ``vascular`` (any Doppler signal) and
@@ -722,7 +724,7 @@ def render(scene: Scene, size: int = 224) -> Rendered:
     )
 
 
-def render_layers(scene: Scene, size: int = 224) -> dict[str, np.ndarray]:
+def render_layers(scene: Scene, size: int = INPUT_SIZE) -> dict[str, np.ndarray]:
     """Each layer on its own (RGB uint8), as in the study's Figure 2: joint tissue,
     bone surface (on black) and vascularity (on black)."""
     tissue, _ = _tissue_t(scene, size)
@@ -736,7 +738,7 @@ def render_layers(scene: Scene, size: int = 224) -> dict[str, np.ndarray]:
     }
 
 
-def check(scene: Scene, size: int = 224) -> GradeResult:
+def check(scene: Scene, size: int = INPUT_SIZE) -> GradeResult:
     """Grade a scene's drawing (rendered at ``max(size, CHECK_MIN_SIZE)``)."""
     rendered = render(scene, max(int(size), CHECK_MIN_SIZE))
     return grade_from_masks(rendered.vascular, rendered.synovium)
@@ -792,7 +794,7 @@ def place_vessels(
     _check(kind in KINDS, f"kind must be one of {KINDS}, got {kind!r}")
     default = (0.01, 0.01) if kind == "spot" else (0.045, 0.028)
     rx, ry = rx or default[0], ry or default[1]
-    size = 224
+    size = INPUT_SIZE
     rendered = render(scene, size)
     synovium, taken = rendered.synovium, rendered.vascular
     room = ndimage.distance_transform_edt(synovium) / size
@@ -968,7 +970,7 @@ def _basic_rgb(scene: Scene, size: int) -> np.ndarray:
 
 
 def derive_variant(
-    scene: Scene, rng: np.random.Generator, size: int = 224, max_attempts: int = MAX_ATTEMPTS
+    scene: Scene, rng: np.random.Generator, size: int = INPUT_SIZE, max_attempts: int = MAX_ATTEMPTS
 ) -> tuple[np.ndarray, list[dict[str, Any]], GradeResult, int]:
     """One checked variant of ``scene``: ``(rgb, modifications, grade_result, attempts)``.
 
@@ -1005,7 +1007,7 @@ class TrainingSet:
 
     def counts(self) -> dict[int, int]:
         """Images per grade."""
-        return {g: int((self.labels == g).sum()) for g in range(4)}
+        return {g: int((self.labels == g).sum()) for g in range(N_GRADES)}
 
 
 def _normalise_counts(counts: Mapping[int, int] | Sequence[int] | None) -> dict[int, int]:
@@ -1018,12 +1020,12 @@ def _normalise_counts(counts: Mapping[int, int] | Sequence[int] | None) -> dict[
     result = {int(g): int(n) for g, n in counts.items()}
     _check(set(result) <= {0, 1, 2, 3}, f"counts keys must be grades 0-3, got {sorted(result)}")
     _check(all(n >= 0 for n in result.values()), f"counts must be >= 0, got {result}")
-    return {g: result.get(g, 0) for g in range(4)}
+    return {g: result.get(g, 0) for g in range(N_GRADES)}
 
 
 def generate_training_set(
     seed: int = 0,
-    size: int = 224,
+    size: int = INPUT_SIZE,
     counts: Mapping[int, int] | Sequence[int] | None = None,
     scenes: Sequence[Scene] | None = None,
     progress: bool = False,
@@ -1039,18 +1041,18 @@ def generate_training_set(
     """
     counts = _normalise_counts(counts)
     scenes = list(scenes) if scenes is not None else load_basic_scenes()
-    by_grade = {g: [s for s in scenes if s.grade == g] for g in range(4)}
+    by_grade = {g: [s for s in scenes if s.grade == g] for g in range(N_GRADES)}
     for g, n in counts.items():
         _check(n == 0 or by_grade[g], f"no basic scene of grade {g} to derive {n} images from")
     jobs = [
         (by_grade[g][i % len(by_grade[g])], [seed, g, i], f"art_g{g}_{i:04d}")
-        for g in range(4)
+        for g in range(N_GRADES)
         for i in range(counts[g])
     ]
     return _derive_all(jobs, seed, size, progress)
 
 
-def variants_of(scene: Scene, n: int, seed: int = 0, size: int = 224) -> TrainingSet:
+def variants_of(scene: Scene, n: int, seed: int = 0, size: int = INPUT_SIZE) -> TrainingSet:
     """``n`` checked variants of one scene (e.g. a new drawing modelled on a misclassified
     image, as the study's second model did), with provenance like
     :func:`generate_training_set`; variant ``i`` draws from ``default_rng([seed, 9, i])``."""

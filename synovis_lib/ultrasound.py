@@ -41,9 +41,11 @@ from scipy import ndimage
 
 from synovis_lib.doppler import COLOUR_MAPS
 from synovis_lib.grading import GradeResult, grade_from_masks
+from synovis_lib.profiles import INPUT_SIZE
 
 OVERSAMPLE = 2
 """Render at this multiple of the output size, then average blocks (as a screenshot resize)."""
+
 
 @dataclass(frozen=True)
 class Ellipse:
@@ -676,7 +678,7 @@ def _overlays(screen: np.ndarray, scene: ClinicalScene, grid: _Grid) -> None:
     n = grid.size
     top, left = grid.top, grid.left
     bottom, right = top + grid.z.size, left + grid.x.size
-    t = max(1, n // 224)
+    t = max(1, n // LABEL_SIZE)
     rows, cols = _box_slices(scene.doppler, grid)
     if rows.stop > rows.start and cols.stop > cols.start:
         r0, r1 = rows.start + top, rows.stop + top
@@ -706,7 +708,7 @@ def _overlays(screen: np.ndarray, scene: ClinicalScene, grid: _Grid) -> None:
     _paint(screen, top, top + height, x, x + width, colours[: max(0, min(height, n - top))])
 
 
-def screenshot(scene: ClinicalScene, size: int = 224) -> np.ndarray:
+def screenshot(scene: ClinicalScene, size: int = INPUT_SIZE) -> np.ndarray:
     """Render ``scene`` as a ``size`` x ``size`` uint8 RGB screenshot.
 
     The image is drawn at :data:`OVERSAMPLE` times ``size`` and block-averaged,
@@ -735,7 +737,7 @@ def screenshot(scene: ClinicalScene, size: int = 224) -> np.ndarray:
     return np.clip(np.round(small), 0, 255).astype(np.uint8)
 
 
-def render_scene(scene: ClinicalScene, size: int = 224) -> ClinicalRender:
+def render_scene(scene: ClinicalScene, size: int = INPUT_SIZE) -> ClinicalRender:
     """:func:`screenshot` of ``scene`` together with its masks at the same size."""
     vascular, synovium, colour = scene_masks(scene, size)
     return ClinicalRender(
@@ -745,7 +747,7 @@ def render_scene(scene: ClinicalScene, size: int = 224) -> ClinicalRender:
 
 # --------------------------------------------------------------------------- sampling
 
-LABEL_SIZE = 224
+LABEL_SIZE = INPUT_SIZE
 """Screen size (px) on which every scene is graded, whatever size it is rendered at.
 
 The ground truth and the raters' cues come from masks at this size (the

@@ -29,7 +29,8 @@ import numpy as np
 from scipy import ndimage
 
 from synovis_lib import synth
-from synovis_lib.grading import GradeResult, grade_from_masks
+from synovis_lib.grading import N_GRADES, GradeResult, grade_from_masks
+from synovis_lib.profiles import INPUT_SIZE
 from synovis_lib.synth import LAYERS, Scene, Transform, Vessel
 
 MIN_STUDIO_SIZE = synth.CHECK_MIN_SIZE
@@ -217,7 +218,7 @@ def studio_figure(state: StudioState) -> Any:
     from matplotlib import patheffects
 
     fig, ax = plt.subplots(figsize=(6.4, 6.4))
-    _show_scene(ax, state.scene, max(state.size, 224))
+    _show_scene(ax, state.scene, max(state.size, INPUT_SIZE))
     result = current_grade(state)
     transform = state.scene.vascularity.transform
     for i, vessel in enumerate(state.scene.vessels):
@@ -252,7 +253,7 @@ def studio_figure(state: StudioState) -> Any:
 def plot_scenes(
     scenes: Sequence[Scene],
     titles: Sequence[str] | None = None,
-    size: int = 224,
+    size: int = INPUT_SIZE,
     ncols: int = 4,
     outline: bool = False,
     explain: bool = True,
@@ -291,7 +292,7 @@ def _describe(transform: Transform) -> str:
     return ", ".join(parts) or "unchanged"
 
 
-def plot_layers(scene: Scene, size: int = 224) -> Any:
+def plot_layers(scene: Scene, size: int = INPUT_SIZE) -> Any:
     """The study's Figure 2: the three layers (with their modifications) and the image they make."""
     import matplotlib.pyplot as plt
 
@@ -317,7 +318,7 @@ def plot_gallery(training_set: synth.TrainingSet, per_grade: int = 6, seed: int 
 
     rng = np.random.default_rng(seed)
     fig, axes = plt.subplots(4, per_grade, figsize=(2.1 * per_grade, 9.2), squeeze=False)
-    for grade in range(4):
+    for grade in range(N_GRADES):
         pool = np.flatnonzero(training_set.labels == grade)
         picks = rng.choice(pool, size=min(per_grade, len(pool)), replace=False) if len(pool) else []
         for ax in axes[grade]:

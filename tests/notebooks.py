@@ -66,6 +66,8 @@ def convention_problems(nb: nbformat.NotebookNode, stem: str) -> list[str]:
             problems.append("PROFILE missing from the parameters cell")
         if "RESULTS_DIR" not in params:
             problems.append("RESULTS_DIR missing from the parameters cell")
+        if not isinstance(params.get("SEED"), int):
+            problems.append("SEED missing from the parameters cell")
     markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     number = int(stem[:2])
@@ -101,7 +103,7 @@ def convention_problems(nb: nbformat.NotebookNode, stem: str) -> list[str]:
         problems.append("the setup cell (re)installs torch")
     for needle, what in (
         ("print_config()", "setup does not print the config"),
-        ("get_profile(PROFILE", "profile not loaded from PROFILE"),
+        ("get_profile(PROFILE, seed=SEED)", "profile not loaded from PROFILE and SEED"),
         ("write_metrics(", "writes no metrics for the runner"),
     ):
         if needle not in code:

@@ -137,6 +137,25 @@ def test_env_var_and_hub_cache_are_found(imagenet_file, monkeypatch, tmp_path):
     assert info == f"imagenet (local file {imagenet_file})"
 
 
+def test_weights_are_spelled_as_in_torchvision(imagenet_file, monkeypatch, tmp_path):
+    """``weights=None`` is random init and ``VGG16_Weights.IMAGENET1K_V1`` (or "DEFAULT") the
+    ImageNet weights, found in the hub cache without a download; other enums are refused."""
+    import torchvision
+
+    model, info = build_vgg16(weights=None)
+    assert info == "none (random init)" and head_of(model)[0].out_features == 4
+    hub = tmp_path / "hub"
+    (hub / "checkpoints").mkdir(parents=True)
+    os.link(imagenet_file, hub / "checkpoints" / config.VGG16_IMAGENET_FILE)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(hub))
+    monkeypatch.delenv(config.WEIGHTS_ENV_VAR, raising=False)
+    for spelling in (torchvision.models.VGG16_Weights.IMAGENET1K_V1, "DEFAULT"):
+        _, info = build_vgg16(weights=spelling)
+        assert info == "imagenet (torch hub cache)"
+    with pytest.raises(ValueError, match="only VGG16_Weights.IMAGENET1K_V1"):
+        build_vgg16(weights=torchvision.models.VGG16_Weights.IMAGENET1K_FEATURES)
+
+
 def test_wrong_weight_files_give_clear_errors(tmp_path, vgg):
     garbage = tmp_path / "garbage.pth"
     garbage.write_bytes(b"this is not a checkpoint")

@@ -64,6 +64,18 @@ def test_the_convention_check_finds_each_breach():
         assert expected in found, f"not reported: {expected}\n{found}"
 
 
+def test_the_seed_rule_is_checked():
+    """One SEED parameter per notebook, passed to get_profile: a notebook that loads the
+    profile without it would mix seeds in a batch run (``-p SEED 1``)."""
+    v4 = nbformat.v4
+    params = v4.new_code_cell('PROFILE = "ci"\nRESULTS_DIR = "results"')
+    params.metadata["tags"] = ["parameters"]
+    load = v4.new_code_cell("profile = synovis_lib.get_profile(PROFILE)")
+    found = convention_problems(v4.new_notebook(cells=[params, load]), "03_clinic")
+    assert "SEED missing from the parameters cell" in found
+    assert "profile not loaded from PROFILE and SEED" in found
+
+
 def test_literal_parameters_rejects_logic():
     assert literal_parameters('PROFILE = "ci"\nSEED = 0') == {"PROFILE": "ci", "SEED": 0}
     with pytest.raises(ValueError):

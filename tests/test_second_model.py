@@ -87,7 +87,9 @@ def test_split_rejects_bad_input():
     with pytest.raises(ValueError, match="dev_fraction"):
         second_model.split_by_patient(cohort, 0.8)
     with pytest.raises(ValueError, match="no 'patient_id' column"):
-        second_model.split_by_patient(SimpleNamespace(table=cohort.table.drop(columns="patient_id")))
+        second_model.split_by_patient(
+            SimpleNamespace(table=cohort.table.drop(columns="patient_id"))
+        )
 
 
 def test_assert_no_leak():
@@ -113,7 +115,10 @@ def test_misclassified_and_error_pairs():
     assert wrong["position"].tolist() == [3, 0, 4]  # sorted by (true, predicted); NA left out
     assert wrong[["true", "predicted"]].values.tolist() == [[0, 2], [1, 2], [1, 2]]
     assert wrong["probability"].tolist() == pytest.approx([0.775] * 3)
-    assert second_model.misclassified(table, probs, rows=[0, 1, 2, 3])["position"].tolist() == [3, 0]
+    assert second_model.misclassified(table, probs, rows=[0, 1, 2, 3])["position"].tolist() == [
+        3,
+        0,
+    ]
     pairs = second_model.error_pairs(wrong)
     assert pairs.iloc[0].tolist() == [1, 2, 2]
     with pytest.raises(ValueError, match="5 predictions for 6"):

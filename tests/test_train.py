@@ -320,7 +320,9 @@ def test_train_for_caches_and_records_weights(monkeypatch):
     first = train_for(profile, data, progress=False)
     assert first.weights.backbone == "compact" and first.weights.weights == "none (random init)"
     assert first.options.image_size == profile.image_size and first.profile == "ci"
-    monkeypatch.setattr("synovis_lib.pipeline.fit_profile", lambda *a, **k: pytest.fail("cache was not used"))
+    monkeypatch.setattr(
+        "synovis_lib.pipeline.fit_profile", lambda *a, **k: pytest.fail("cache was not used")
+    )
     again = train_for(profile, data, progress=False)
     for a, b in zip(
         first.model.state_dict().values(), again.model.state_dict().values(), strict=True
