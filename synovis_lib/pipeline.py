@@ -35,14 +35,13 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from synovis_lib import files
+from synovis_lib import files, metrics
 from synovis_lib.cache import cache_path, cached
 from synovis_lib.clinic import Cohort, load_clinic, simulate_cohort
 from synovis_lib.clinic import load_npz as load_cohort
 from synovis_lib.clinic import save_npz as save_cohort
 from synovis_lib.cv import CVResult, cross_validate, network_fit_predict, pixel_fit_predict
 from synovis_lib.layout import REFERENCE_SIZE
-from synovis_lib.metrics import Evaluation, evaluate
 from synovis_lib.model import ensure_imagenet_weights
 from synovis_lib.profiles import Profile
 from synovis_lib.redraw import combine, model_after, new_images, placebo_set
@@ -95,8 +94,8 @@ def artefact_params(kind: str, profile: Profile, fields: tuple[str, ...], **inpu
 
 def data_served() -> dict[str, str]:
     """Fingerprints of the data sets this Python session was served, by name (e.g.
-    ``training_set``, ``clinical_cohort``): what a notebook's results file records, so two
-    runs can be told apart (:func:`synovis_lib.files.write_metrics`)."""
+    ``training_set``, ``clinical_cohort_64px``): what a notebook's results file records
+    through :func:`provenance`, so two runs can be told apart."""
     return dict(_SERVED)
 
 
@@ -473,7 +472,7 @@ class TestedRun:
 
     trials: TrialsResult
     """The trials; their table gains ``test_*`` columns (accuracy, kappa, ...)."""
-    evaluations: list[Evaluation]
+    evaluations: list[metrics.Evaluation]
     names: list[str]
     """The cohort's image names, in its order."""
 
@@ -483,7 +482,7 @@ def train_and_test(profile: Profile, train_set: TrainingSet | None, cohort: Coho
     against its consensus. What ``synovis train`` runs."""
     trials = train_trials(profile, train_set)
     truth = cohort.table["consensus"]
-    evaluations = [evaluate(m, cohort.images, truth) for m in trials.models]
+    evaluations = [metrics.evaluate(m, cohort.images, truth) for m in trials.models]
     for key in evaluations[0].headline():
         trials.table[f"test_{key}"] = [ev.headline()[key] for ev in evaluations]
     return TestedRun(trials, evaluations, cohort.table["image"].astype(str).tolist())
