@@ -12,12 +12,20 @@ Taught in the README ("From the shell").
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from synovis_lib import __version__
-from synovis_lib.profiles import DEFAULT_PROFILE, INPUT_SIZE, PAPER_COUNTS, PROFILES, get_profile
+from synovis_lib.profiles import (
+    DEFAULT_PROFILE,
+    ENV_VAR,
+    INPUT_SIZE,
+    PAPER_COUNTS,
+    PROFILES,
+    get_profile,
+)
 
 USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError)
 """What the library raises on bad input: reported in one line, never as a traceback."""
@@ -165,10 +173,7 @@ def _second_model(args: argparse.Namespace) -> int:
 
 
 def _run_notebooks(args: argparse.Namespace) -> int:
-    import os
-
     from synovis_lib import runner
-    from synovis_lib.profiles import ENV_VAR
 
     out = args.out or Path("runs") / args.profile
     only = [s for s in args.only.split(",") if s.strip()] if args.only else None
