@@ -44,8 +44,6 @@ from synovis_lib.grading import N_GRADES
 from synovis_lib.profiles import Profile
 from synovis_lib.train import fit_profile
 
-"""Bump when the CV procedure changes, so cached results are rebuilt."""
-
 FitPredict = Callable[[np.ndarray, np.ndarray, np.ndarray, int], np.ndarray]
 """``fit_predict(train_images, train_labels, test_images, fold) -> probs (n, 4) or grades (n,)``."""
 
@@ -427,6 +425,3 @@ def plot_cv(results: Sequence[CVResult], ax=None, paper: bool = True):
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("validation accuracy")
     return ax
-
-
-# --------------------------------------------------------------------------- command line

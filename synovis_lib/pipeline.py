@@ -73,6 +73,11 @@ VERSIONS: dict[str, int] = {"training_set": 3, "clinic": 2, "models": 1, "cv": 3
 is built from the same inputs (the simulator's output, the training loop, a file
 format): its cached entries are then rebuilt, the others kept."""
 
+TRAINING_FIELDS = tuple(
+    f.name for f in dataclasses.fields(Profile) if f.name not in ("notes", "device")
+)
+"""The profile fields that decide a trained model (all but its notes and the device)."""
+
 _SERVED: dict[str, str] = {}
 
 
@@ -151,11 +156,10 @@ def model_params(profile: Profile, trial: int, train_set, val_set) -> dict:
     """The cache key's parameters of a trained model: every profile field that decides
     training, the trial, both data sets' fingerprints, and whether an ImageNet file exists
     (so a reader who trained offline and is now online gets ImageNet models anew)."""
-    fields = tuple(f.name for f in dataclasses.fields(Profile) if f.name not in ("notes", "device"))
     return artefact_params(
         "models",
         profile,
-        fields,
+        TRAINING_FIELDS,
         trial=trial,
         train=data_fingerprint(train_set.images, train_set.labels),
         val=data_fingerprint(val_set.images, val_set.labels) if val_set is not None else None,
@@ -301,11 +305,10 @@ def cv_for(
     fingerprint = data_fingerprint(train_set.images, train_set.labels)
     if method == "network" and epochs is not None:
         profile = dataclasses.replace(profile, epochs=epochs)
-    fields = tuple(f.name for f in dataclasses.fields(Profile) if f.name not in ("notes", "device"))
     params = artefact_params(
         "cv",
         profile,
-        fields,
+        TRAINING_FIELDS,
         grouped=grouped,
         trial=trial,
         method=method,

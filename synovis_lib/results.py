@@ -19,7 +19,6 @@ import pandas as pd
 
 from synovis_lib import cv, files
 from synovis_lib.cv import CVResult
-from synovis_lib.files import atomic_write, write_json, write_text
 from synovis_lib.metrics import Evaluation
 from synovis_lib.pipeline import TrialsResult
 from synovis_lib.plots import plot_confusion
@@ -60,11 +59,13 @@ def write_run(
             ).figure,
         }
         for name, fig in figures.items():
-            with atomic_write(out / "figures" / name) as tmp:
+            with files.atomic_write(out / "figures" / name) as tmp:
                 fig.savefig(tmp, format="png", dpi=110)
             plt.close(fig)
-    write_text(out / "predictions.csv", pd.concat(frames, ignore_index=True).to_csv(index=False))
-    write_json(
+    files.write_text(
+        out / "predictions.csv", pd.concat(frames, ignore_index=True).to_csv(index=False)
+    )
+    files.write_json(
         out / "weights.json",
         [
             m.weights.to_dict() | {"trial": m.trial, "device": m.device, "notes": m.notes}
@@ -72,7 +73,7 @@ def write_run(
         ],
     )
     summary = result.summary()
-    write_json(
+    files.write_json(
         out / "metrics.json",
         {
             "profile": profile.name,

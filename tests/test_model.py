@@ -152,7 +152,7 @@ def test_weights_are_spelled_as_in_torchvision(imagenet_file, monkeypatch, tmp_p
     for spelling in (torchvision.models.VGG16_Weights.IMAGENET1K_V1, "DEFAULT"):
         _, info = build_vgg16(weights=spelling)
         assert info == "imagenet (torch hub cache)"
-    with pytest.raises(ValueError, match="only VGG16_Weights.IMAGENET1K_V1"):
+    with pytest.raises(ValueError, match=r"only VGG16_Weights\.IMAGENET1K_V1"):
         build_vgg16(weights=torchvision.models.VGG16_Weights.IMAGENET1K_FEATURES)
 
 
