@@ -9,14 +9,21 @@ artefact and different ones never collide.
 The folder is ``$SYNOVIS_CACHE`` or ``~/.cache/synovis``. Building an entry
 holds a lock on it (``filelock``), so notebooks run in parallel
 (``synovis run-notebooks --jobs 2``) wait for one another's artefact instead
-of each building it again.
+of each building it again. Entries are written with ``fsync`` before their
+rename (:func:`synovis_lib.files.atomic_write`); an entry that cannot be read
+anyway (a disk fault, a copy cut short) is moved aside as
+``KEY.corrupt-<time>``, named in a :class:`CacheWarning`, and built again.
 """
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import hashlib
 import json
 import os
+import time
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,6 +34,11 @@ from synovis_lib.files import _jsonable
 
 ENV_VAR = "SYNOVIS_CACHE"
 T = TypeVar("T")
+_MISSING = object()
+
+
+class CacheWarning(UserWarning):
+    """A cache entry could not be read: it was set aside and is being built again."""
 
 
 def cache_dir() -> Path:
@@ -58,17 +70,40 @@ def cached(
     """Load the artefact for ``params`` or build it, save it and return it.
 
     ``save`` must write atomically (see :mod:`synovis_lib.files`); a crash while
-    building leaves no entry behind, so the next call simply builds again.
+    building leaves no entry behind, so the next call simply builds again. An
+    entry ``load`` cannot read is set aside (:func:`_load_or_set_aside`) and built
+    again.
     """
     path = cache_path(kind, params, suffix)
-    if path.exists():
-        return load(path)
+    if path.exists() and (value := _load_or_set_aside(path, load)) is not _MISSING:
+        return value
     with _building(path):
-        if path.exists():  # another process built it while we waited
-            return load(path)
+        # another process may have built it while we waited
+        if path.exists() and (value := _load_or_set_aside(path, load)) is not _MISSING:
+            return value
+        for stale in path.parent.glob(f".{glob.escape(path.stem)}.*.tmp"):
+            stale.unlink(missing_ok=True)  # a build killed while saving; we hold its lock
         value = build()
         save(value, path)
     return value
+
+
+def _load_or_set_aside(path: Path, load: Callable[[Path], T]) -> T | object:
+    """``load(path)``, or, if that fails, move the entry to ``<name>.corrupt-<time>`` (kept
+    for inspection), warn naming both, and return ``_MISSING`` so the caller rebuilds."""
+    try:
+        return load(path)
+    except Exception as error:  # numpy, torch, json, zip: a damaged file raises many kinds
+        aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
+        with contextlib.suppress(FileNotFoundError):  # another process set it aside first
+            os.replace(path, aside)
+        warnings.warn(
+            f"cache entry {path} could not be read ({type(error).__name__}: {error}); "
+            f"moved it to {aside.name} and building it again",
+            CacheWarning,
+            stacklevel=3,
+        )
+        return _MISSING
 
 
 def _building(path: Path) -> FileLock:

@@ -20,6 +20,10 @@ folder then holds:
   (:func:`synovis_lib.files.write_metrics`), gathered into ``results.csv``
   and ``results.md``; removed before a notebook runs again and when it fails,
   so the table only ever holds numbers of finished runs;
+- ``.synovis-output.json``: the marker saying synovis wrote the folder; a
+  folder with other files and no marker is refused, and a second run into
+  the same folder at the same time is refused (the folder is updated in
+  place, notebook by notebook, so finished notebooks can be reused);
 - ``manifest.json``: for each finished notebook a hash of its source, the
   parameters and ``$SYNOVIS_PROFILE``. A re-run with the same hash reuses the
   output instead of executing again (``--force`` executes anyway). Library
@@ -54,7 +58,7 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
-from synovis_lib.files import read_json, write_json, write_text
+from synovis_lib.files import claim_folder, read_json, write_json, write_text
 from synovis_lib.profiles import ENV_VAR as PROFILE_ENV_VAR
 from synovis_lib.profiles import PROFILES
 
@@ -62,6 +66,8 @@ NOTEBOOK_PATTERN = re.compile(r"^(\d{2})_[\w-]+\.ipynb$")
 """Course notebooks are ``NN_topic.ipynb``; anything else in the folder is ignored."""
 RESERVED_PARAMETERS = ("PROFILE", "RESULTS_DIR")
 MANIFEST = "manifest.json"
+KIND = "run-notebooks"
+"""The kind of output folder this writes (:data:`synovis_lib.files.MARKER`)."""
 
 
 @dataclass(frozen=True)
@@ -470,7 +476,9 @@ def run_notebooks(
 ) -> RunReport:
     """Execute the notebooks into ``out`` and gather their metrics (see the module docstring).
 
-    Raises ``ValueError`` for an unknown profile, a bad ``-p`` or ``jobs < 1``.
+    Raises ``ValueError`` for an unknown profile, a bad ``-p`` or ``jobs < 1``, and
+    ``FileExistsError`` if ``out`` holds files synovis did not write or another run is
+    writing it (:func:`synovis_lib.files.claim_folder`).
     """
     if profile not in PROFILES:  # --profile itself, whatever $SYNOVIS_PROFILE says
         raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
@@ -480,6 +488,21 @@ def run_notebooks(
     root = Path(out).resolve()
     check_parameter_names(parameters or {})
     check_parameters_exist(parameters or {}, notebooks)
+    with claim_folder(root, KIND):
+        return _run(notebooks, root, profile, jobs, parameters, force, kernel, timeout, progress)
+
+
+def _run(
+    notebooks: list[Path],
+    root: Path,
+    profile: str,
+    jobs: int,
+    parameters: Mapping[str, Any] | None,
+    force: bool,
+    kernel: str,
+    timeout: float | None,
+    progress: bool,
+) -> RunReport:
     params = {"PROFILE": profile, "RESULTS_DIR": str(root / "results"), **(parameters or {})}
     manifest_path = root / MANIFEST
     manifest = _load_manifest(manifest_path)
