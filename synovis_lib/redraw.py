@@ -25,7 +25,14 @@ from PIL import Image
 from synovis_lib.grading import N_GRADES, grade_from_counts, grade_from_masks, load_rules
 from synovis_lib.layout import Spot, estimate_layout
 from synovis_lib.profiles import INPUT_SIZE
-from synovis_lib.synth import CHECK_MIN_SIZE, TrainingSet, Vessel, load_basic_scenes, render
+from synovis_lib.synth import (
+    CHECK_MIN_SIZE,
+    TrainingSet,
+    Vessel,
+    load_basic_scenes,
+    render,
+    to_id,
+)
 
 BUILD_SIZE = INPUT_SIZE
 """Scenes are laid out and checked at this size (the study's input size)."""
@@ -208,17 +215,12 @@ def model_after(
         scenes.append(
             dataclasses.replace(
                 scene,
-                id=f"after_{_slug(source)}_{k + 1}",
+                id=f"after_{to_id(source.rsplit('.', 1)[0], 'image')}_{k + 1}",
                 grade=target,
                 description=description,
             )
         )
     return scenes
-
-
-def _slug(text: str) -> str:
-    stem = text.rsplit(".", 1)[0]
-    return "".join(c if c.isalnum() else "_" for c in stem).strip("_") or "image"
 
 
 def drawn_on(scene) -> str:

@@ -28,6 +28,10 @@ Build a scene in code::
     scene = scene.with_vessels([Vessel(0.42, 0.55), Vessel(0.47, 0.52, 0.05, 0.03, "confluent")])
     rendered = render(scene, INPUT_SIZE)
 
+Every field is checked when a scene is built or read: numbers against
+:data:`FIELD_RANGES`, ids by :func:`check_id`, JSON against :data:`MAX_SCENE_BYTES`;
+errors name the source and the field.
+
 Taught in ``notebooks/02_artificial_training_set.ipynb`` (and the drawing
 studio of ``notebooks/01_eular_omeract_scoring.ipynb``).
 """
@@ -38,12 +42,16 @@ import dataclasses
 import functools
 import json
 import math
+import numbers
 import os
+import re
+import reprlib
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -93,32 +101,162 @@ def _check(condition: bool, message: str) -> None:
         raise ValueError(message)
 
 
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 80
+
+
+def _shown(value: Any) -> str:
+    """``repr(value)``, shortened (a huge or deeply nested value stays a short message)."""
+    return _REPR.repr(value)
+
+
+MAX_SCENE_BYTES = 1_000_000
+"""The largest scene JSON (UTF-8 bytes) :meth:`Scene.from_json` and :meth:`Scene.load` read;
+the largest valid scene (:data:`MAX_VESSELS` vessels, :data:`MAX_DESCRIPTION` characters of
+description) saves to well under it."""
+MAX_VESSELS = 256
+"""The most vessels a scene may have (the basic scenes have at most 16): rendering memory
+grows with vessels times their area, about 1 GB for 200 of the largest at 224 px."""
+MAX_DESCRIPTION = 10_000
+"""The longest scene description, in characters."""
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def check_id(text: str, where: str = "id") -> str:
+    """``text`` if it is a safe file name: 1-100 ASCII letters, digits, ``.``, ``_`` or ``-``,
+    starting with a letter or digit and without ``..``; else ``ValueError`` naming ``where``.
+
+    Scene and image ids become file names (``<id>.png``, ``<id>.json``), so an id
+    such as ``"../../x"`` must never reach a writer.
+    """
+    _check(isinstance(text, str), f"{where} must be text, got {_shown(text)}")
+    _check(
+        _ID.fullmatch(text) is not None and ".." not in text,
+        f"{where} must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or "
+        f"digit, without '..'; got {_shown(text)}",
+    )
+    return text
+
+
+def to_id(text: str, default: str = "scene") -> str:
+    """A safe id made from any text (a file name, a patient's image name): every character
+    but ASCII letters and digits becomes ``_``, at most 80 characters; ``default`` if
+    nothing is left. The result always passes :func:`check_id`."""
+    stem = "".join(c if c.isascii() and c.isalnum() else "_" for c in text).strip("_")[:80]
+    return stem.strip("_") or default
+
+
+class Range(NamedTuple):
+    """The values a numeric scene field may take: ``low <= value <= high`` (written
+    ``[low, high]``), or ``low < value <= high`` (``(low, high]``) when ``open_low``."""
+
+    low: float
+    high: float
+    open_low: bool = False
+    outside: str = ""
+    """What the range is, for the message (``"the canvas"``: ``x = 1.3 is outside the canvas``)."""
+
+    def __str__(self) -> str:
+        return f"{'(' if self.open_low else '['}{self.low:g}, {self.high:g}]"
+
+    def check(self, name: str, value: Any) -> float:
+        """``value`` as a float if it is a real number (not a bool) in the range, else
+        ``ValueError`` naming ``name``. NaN and +-inf fail: the bounds are finite, and every
+        comparison with NaN is False."""
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ValueError(f"{name} must be a number, got {_shown(value)}")
+        inside = self.low < value if self.open_low else self.low <= value
+        if not (inside and value <= self.high):
+            if self.outside:
+                raise ValueError(f"{name} = {_shown(value)} is outside {self.outside} {self}")
+            rule = (
+                f"> {self.low:g} and <= {self.high:g}"
+                if self.open_low
+                else f"within {self.low:g}..{self.high:g}"
+            )
+            raise ValueError(f"{name} must be {rule}, got {_shown(value)}")
+        return float(value)
+
+
+FIELD_RANGES: dict[str, dict[str, Range]] = {
+    "Transform": {
+        "dx": Range(-0.5, 0.5),
+        "dy": Range(-0.5, 0.5),
+        "scale": Range(0.25, 4, open_low=True),
+        "angle": Range(-45, 45),
+        "gain": Range(0, 4, open_low=True),
+    },
+    "JointTissue": {
+        "skin_y": Range(0, 0.5),
+        "skin_thickness": Range(0, 0.1, open_low=True),
+        "tendon_gap": Range(0, 0.2),
+        "tendon_thickness": Range(0, 0.3, open_low=True),
+        "recess_offset": Range(-0.5, 0.5),
+        "recess_width": Range(0.01, 1, open_low=True),
+        "recess_height": Range(0, 0.5),
+        "recess_skew": Range(-0.9, 0.9),
+        "cartilage_thickness": Range(0, 0.1),
+    },
+    "BoneSurface": {
+        "joint_x": Range(0, 1),
+        "gap": Range(0, 0.2, open_low=True),
+        "shaft_y": Range(0, 1),
+        "head_radius": Range(0, 0.5, open_low=True),
+        "head_rise": Range(0, 0.5),
+        "phalanx_y": Range(0, 1),
+        "lip": Range(0, 0.2),
+        "cortex": Range(0, 0.05, open_low=True),
+    },
+    "Vessel": {
+        "x": Range(0, 1, outside="the canvas"),
+        "y": Range(0, 1, outside="the canvas"),
+        "rx": Range(0, 0.5, open_low=True),
+        "ry": Range(0, 0.5, open_low=True),
+        "intensity": Range(0, 1, open_low=True),
+        "angle": Range(-180, 180),
+    },
+}
+"""Every numeric field of the scene classes (by class name) and its :class:`Range`; the
+classes check them on construction, so a scene read from JSON is checked too. The ranges
+hold every basic scene, every variant :func:`draw_modifications` can draw, the drawing
+studio's sliders and the scenes :mod:`synovis_lib.redraw` draws."""
+
+
+def _check_numbers(obj: Any) -> None:
+    """Check ``obj``'s numeric fields against :data:`FIELD_RANGES` and store them as floats."""
+    for name, rng in FIELD_RANGES[type(obj).__name__].items():
+        object.__setattr__(obj, name, rng.check(name, getattr(obj, name)))
+
+
+def _check_transform(layer: Any) -> None:
+    _check(
+        isinstance(layer.transform, Transform),
+        f"transform must be a Transform, got {_shown(layer.transform)}",
+    )
+
+
 def _check_fields(cls: type, data: Mapping[str, Any], where: str) -> None:
-    """Unknown fields and values of the wrong type (``"big"`` for a radius, ``true`` for a
-    grade) are errors naming the field, before the dataclass checks the ranges."""
+    """An object with only ``cls``'s fields, or an error naming the unknown ones (the
+    dataclass then checks the values)."""
     if not isinstance(data, Mapping):
         raise ValueError(f"{where}: expected an object, got {type(data).__name__}")
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
     if unknown:
-        raise ValueError(f"{where}: unknown field(s) {unknown}; valid fields are {sorted(names)}")
-    for f in dataclasses.fields(cls):
-        value = data.get(f.name)
-        if f.name not in data:
-            continue
-        if f.type in ("float", "int") and (
-            isinstance(value, bool) or not isinstance(value, int | float)
-        ):
-            raise ValueError(f"{where}: {f.name} must be a number, got {value!r}")
-        if f.type == "str" and not isinstance(value, str):
-            raise ValueError(f"{where}: {f.name} must be text, got {value!r}")
+        raise ValueError(
+            f"{where}: unknown field(s) {_shown(unknown)}; valid fields are {sorted(names)}"
+        )
 
 
 @dataclass(frozen=True)
 class Transform:
     """A layer modification: move (dx, dy), scale and rotate (degrees) about the image
     centre, and an intensity ``gain`` (grey level for tissue and bone, Doppler
-    intensity for vascularity)."""
+    intensity for vascularity).
+
+    Ranges (:data:`FIELD_RANGES`): ``dx`` [-0.5, 0.5], ``dy`` [-0.5, 0.5], ``scale``
+    (0.25, 4], ``angle`` [-45, 45], ``gain`` (0, 4].
+    """
 
     dx: float = 0.0
     dy: float = 0.0
@@ -127,10 +265,7 @@ class Transform:
     gain: float = 1.0
 
     def __post_init__(self) -> None:
-        _check(self.scale > 0, f"scale must be > 0, got {self.scale}")
-        _check(self.gain > 0, f"gain must be > 0, got {self.gain}")
-        _check(abs(self.angle) <= 45, f"angle must be within +-45 degrees, got {self.angle}")
-        _check(max(abs(self.dx), abs(self.dy)) <= 0.5, f"dx, dy must be within +-0.5: {self}")
+        _check_numbers(self)
 
     @property
     def is_identity(self) -> bool:
@@ -162,7 +297,12 @@ class JointTissue:
     The synovial recess is a bump of ``recess_height`` on the cartilage/bone
     surface, centred ``recess_offset`` from the top of the metacarpal head
     (negative = proximal), ``recess_width`` wide, leaning by ``recess_skew``
-    (-0.9..0.9, positive = longer distal slope).
+    (positive = longer distal slope).
+
+    Ranges (:data:`FIELD_RANGES`): ``skin_y`` [0, 0.5], ``skin_thickness`` (0, 0.1],
+    ``tendon_gap`` [0, 0.2], ``tendon_thickness`` (0, 0.3], ``recess_offset`` [-0.5, 0.5],
+    ``recess_width`` (0.01, 1], ``recess_height`` [0, 0.5], ``recess_skew`` [-0.9, 0.9],
+    ``cartilage_thickness`` [0, 0.1].
     """
 
     skin_y: float = 0.04
@@ -178,21 +318,18 @@ class JointTissue:
     transform: Transform = field(default_factory=Transform)
 
     def __post_init__(self) -> None:
-        for name in ("skin_thickness", "tendon_thickness", "recess_width"):
-            _check(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("recess_height", "cartilage_thickness"):
-            _check(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)}")
-        _check(0 <= self.skin_y <= 0.5, f"skin_y must be within 0..0.5, got {self.skin_y}")
-        _check(self.tendon_gap >= 0, f"tendon_gap must be >= 0, got {self.tendon_gap}")
-        _check(
-            abs(self.recess_skew) <= 0.9,
-            f"recess_skew must be within -0.9..0.9, got {self.recess_skew}",
-        )
+        _check_numbers(self)
+        _check_transform(self)
 
 
 @dataclass(frozen=True)
 class BoneSurface:
-    """Metacarpal head (left, proximal) and proximal phalanx base (right), with shadow."""
+    """Metacarpal head (left, proximal) and proximal phalanx base (right), with shadow.
+
+    Ranges (:data:`FIELD_RANGES`): ``joint_x`` [0, 1], ``gap`` (0, 0.2], ``shaft_y`` [0, 1],
+    ``head_radius`` (0, 0.5], ``head_rise`` [0, 0.5] (and below ``head_radius``),
+    ``phalanx_y`` [0, 1], ``lip`` [0, 0.2], ``cortex`` (0, 0.05].
+    """
 
     joint_x: float = 0.62
     """Centre of the joint space."""
@@ -210,12 +347,8 @@ class BoneSurface:
     transform: Transform = field(default_factory=Transform)
 
     def __post_init__(self) -> None:
-        for name in ("gap", "head_radius", "cortex"):
-            _check(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("head_rise", "lip"):
-            _check(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("joint_x", "shaft_y", "phalanx_y"):
-            _check(0 <= getattr(self, name) <= 1, f"{name} = {getattr(self, name)} is outside 0..1")
+        _check_numbers(self)
+        _check_transform(self)
         _check(
             self.head_rise < self.head_radius,
             f"head_rise ({self.head_rise}) must be smaller than head_radius ({self.head_radius})",
@@ -224,12 +357,16 @@ class BoneSurface:
 
 @dataclass(frozen=True)
 class Vessel:
-    """One power Doppler signal: an ellipse centred at ``(x, y)`` with radii ``rx, ry``.
+    """One power Doppler signal: an ellipse centred at ``(x, y)`` with radii ``rx, ry``,
+    its long axis turned by ``angle`` degrees.
 
     ``kind`` is ``"spot"`` (a single vessel; the default size) or
     ``"confluent"`` (drawn with a lobed outline). Whether the checker counts it
     as single, confluent or large depends only on its share of the synovium.
-    ``intensity`` (0..1] moves the colour from red towards yellow.
+    ``intensity`` moves the colour from red towards yellow.
+
+    Ranges (:data:`FIELD_RANGES`): ``x`` [0, 1], ``y`` [0, 1] (the canvas), ``rx`` (0, 0.5],
+    ``ry`` (0, 0.5], ``intensity`` (0, 1], ``angle`` [-180, 180].
     """
 
     x: float
@@ -241,25 +378,30 @@ class Vessel:
     angle: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("x", "y"):
-            value = getattr(self, name)
-            _check(0 <= value <= 1, f"{name} = {value} is outside the canvas [0, 1]")
-        for name in ("rx", "ry"):
-            value = getattr(self, name)
-            _check(0 < value <= 0.5, f"{name} must be > 0 and <= 0.5, got {value}")
-        _check(self.kind in KINDS, f"kind must be one of {KINDS}, got {self.kind!r}")
-        _check(0 < self.intensity <= 1, f"intensity must be in (0, 1], got {self.intensity}")
+        _check_numbers(self)
+        _check(self.kind in KINDS, f"kind must be one of {KINDS}, got {_shown(self.kind)}")
+
+
+def _check_vessel_count(n: int, where: str) -> None:
+    _check(n <= MAX_VESSELS, f"{where}: at most {MAX_VESSELS} vessels allowed, got {n}")
 
 
 @dataclass(frozen=True)
 class Vascularity:
-    """The power Doppler layer: vessels drawn on top of the grey image."""
+    """The power Doppler layer: vessels drawn on top of the grey image (at most
+    :data:`MAX_VESSELS`)."""
 
     vessels: tuple[Vessel, ...] = ()
     transform: Transform = field(default_factory=Transform)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "vessels", tuple(self.vessels))
+        _check_vessel_count(len(self.vessels), "vessels")
+        for i, vessel in enumerate(self.vessels):
+            _check(
+                isinstance(vessel, Vessel), f"vessels[{i}] must be a Vessel, got {_shown(vessel)}"
+            )
+        _check_transform(self)
 
 
 _LAYER_TYPES = {
@@ -271,7 +413,11 @@ _LAYER_TYPES = {
 
 @dataclass(frozen=True)
 class Scene:
-    """A drawing: three layers and the grade it is meant to show."""
+    """A drawing: three layers and the grade it is meant to show.
+
+    ``id`` must pass :func:`check_id` (it names files); ``description`` is text of at
+    most :data:`MAX_DESCRIPTION` characters.
+    """
 
     id: str
     grade: int
@@ -281,8 +427,26 @@ class Scene:
     description: str = ""
 
     def __post_init__(self) -> None:
-        _check(isinstance(self.id, str) and self.id != "", "id must be a non-empty string")
-        _check(self.grade in (0, 1, 2, 3), f"grade must be 0, 1, 2 or 3, got {self.grade!r}")
+        check_id(self.id)
+        _check(
+            isinstance(self.grade, numbers.Integral)
+            and not isinstance(self.grade, bool)
+            and 0 <= self.grade <= 3,
+            f"grade must be 0, 1, 2 or 3, got {_shown(self.grade)}",
+        )
+        object.__setattr__(self, "grade", int(self.grade))
+        for name, cls in _LAYER_TYPES.items():
+            layer = getattr(self, name)
+            _check(isinstance(layer, cls), f"{name} must be a {cls.__name__}, got {_shown(layer)}")
+        _check(
+            isinstance(self.description, str),
+            f"description must be text, got {_shown(self.description)}",
+        )
+        _check(
+            len(self.description) <= MAX_DESCRIPTION,
+            f"description must be at most {MAX_DESCRIPTION} characters, "
+            f"got {len(self.description)}",
+        )
 
     @property
     def vessels(self) -> tuple[Vessel, ...]:
@@ -313,31 +477,29 @@ class Scene:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2) + "\n"
+        """The scene as JSON text (never NaN or Infinity: the fields are checked finite)."""
+        return json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "scene") -> Scene:
-        """Build and validate a scene; errors name the offending field, e.g.
-        ``scene.json: layers.vascularity.vessels[2]: rx must be > 0``."""
+        """Build and validate a scene; errors name the source and the field, e.g.
+        ``scene.json: layers.vascularity.vessels[2]: rx must be > 0 and <= 0.5, got nan``."""
         if not isinstance(data, Mapping):
             raise ValueError(f"{source}: a scene must be a JSON object")
         allowed = {"id", "grade", "description", "layers"}
         unknown = sorted(set(data) - allowed)
-        _check(not unknown, f"{source}: unknown field(s) {unknown}; valid: {sorted(allowed)}")
+        _check(
+            not unknown, f"{source}: unknown field(s) {_shown(unknown)}; valid: {sorted(allowed)}"
+        )
         for key in ("id", "grade", "layers"):
             _check(key in data, f"{source}: missing field {key!r}")
-        _check(
-            isinstance(data["grade"], int) and not isinstance(data["grade"], bool),
-            f"{source}: grade must be 0, 1, 2 or 3, got {data['grade']!r}",
-        )
-        _check(
-            isinstance(data.get("description", ""), str),
-            f"{source}: description must be text, got {data.get('description')!r}",
-        )
         layers = data["layers"]
         _check(isinstance(layers, Mapping), f"{source}: layers must be an object")
         bad = sorted(set(layers) - set(LAYERS))
-        _check(not bad, f"{source}: unknown layer(s) {bad} in layers; valid: {', '.join(LAYERS)}")
+        _check(
+            not bad,
+            f"{source}: unknown layer(s) {_shown(bad)} in layers; valid: {', '.join(LAYERS)}",
+        )
         built: dict[str, Any] = {}
         for name in LAYERS:
             built[name] = _layer_from_dict(name, layers.get(name, {}), f"{source}: layers.{name}")
@@ -353,22 +515,52 @@ class Scene:
 
     @classmethod
     def from_json(cls, text: str, source: str = "scene") -> Scene:
+        """Parse and validate scene JSON of at most :data:`MAX_SCENE_BYTES`; errors name
+        ``source``. A key given twice in one object is an error, not a silent overwrite."""
+        _check(
+            isinstance(text, str), f"{source}: scene JSON must be text, got {type(text).__name__}"
+        )
+        _check_size(len(text.encode("utf-8", "surrogatepass")), source)
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
+            data = json.loads(text, object_pairs_hook=_unique_keys)
+        except RecursionError:
+            raise ValueError(f"{source}: not valid JSON (nested too deeply)") from None
+        except ValueError as exc:
             raise ValueError(f"{source}: not valid JSON ({exc})") from None
         return cls.from_dict(data, source)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Scene:
+        """Read a scene JSON file (UTF-8, at most :data:`MAX_SCENE_BYTES`); errors name it."""
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"scene file {path} does not exist")
-        return cls.from_json(path.read_text(encoding="utf-8"), source=str(path))
+        _check_size(path.stat().st_size, str(path))
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{path}: not UTF-8 text ({exc})") from None
+        return cls.from_json(text, source=str(path))
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the scene as JSON, atomically."""
         return files.write_text(path, self.to_json())
+
+
+def _check_size(size: int, source: str) -> None:
+    _check(
+        size <= MAX_SCENE_BYTES,
+        f"{source}: {size:,} bytes is more than a scene may have ({MAX_SCENE_BYTES:,} bytes)",
+    )
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object as a dict; a key given twice is an error."""
+    data = dict(pairs)
+    if len(data) < len(pairs):
+        twice = sorted(k for k, n in Counter(k for k, _ in pairs).items() if n > 1)
+        raise ValueError(f"key(s) {_shown(twice)} given twice in one object")
+    return data
 
 
 def _build(cls: type, data: Mapping[str, Any], where: str) -> Any:
@@ -387,7 +579,11 @@ def _layer_from_dict(name: str, data: Mapping[str, Any], where: str) -> Any:
         data["transform"] = _build(Transform, data["transform"], f"{where}.transform")
     if name == "vascularity":
         vessels = data.get("vessels", [])
-        _check(isinstance(vessels, list), f"{where}.vessels must be a list")
+        _check(
+            isinstance(vessels, list | tuple),
+            f"{where}.vessels must be a list, got {type(vessels).__name__}",
+        )
+        _check_vessel_count(len(vessels), f"{where}.vessels")
         data["vessels"] = tuple(
             _build(Vessel, v, f"{where}.vessels[{i}]") for i, v in enumerate(vessels)
         )
@@ -875,7 +1071,7 @@ def apply_modifications(scene: Scene, modifications: Sequence[Mapping[str, Any]]
             if layer not in transforms:
                 transforms[layer] = dataclasses.asdict(scene.layer(layer).transform)
             _compose(transforms[layer], mod)
-        except (KeyError, ValueError) as exc:
+        except (KeyError, ValueError, TypeError, OverflowError) as exc:
             raise ValueError(f"modifications[{i}] ({mod}): {exc}") from None
     layers = {name: getattr(scene, name) for name in LAYERS}
     for name, values in transforms.items():
@@ -1055,8 +1251,9 @@ def generate_training_set(
 def variants_of(scene: Scene, n: int, seed: int = 0, size: int = INPUT_SIZE) -> TrainingSet:
     """``n`` checked variants of one scene (e.g. a new drawing modelled on a misclassified
     image, as the study's second model did), with provenance like
-    :func:`generate_training_set`; variant ``i`` draws from ``default_rng([seed, 9, i])``."""
-    jobs = [(scene, [seed, 9, i], f"{scene.id}_v{i:03d}") for i in range(n)]
+    :func:`generate_training_set`; variant ``i`` draws from ``default_rng([seed, 9, i])`` and
+    is named ``<scene id>_v000`` .. (checked by :func:`check_id`)."""
+    jobs = [(scene, [seed, 9, i], check_id(f"{scene.id}_v{i:03d}", "variant id")) for i in range(n)]
     return _derive_all(jobs, seed, size, False)
 
 

@@ -179,14 +179,17 @@ def save_scene(state: StudioState, path: str | os.PathLike, scene_id: str | None
     """Save the drawing as a scene JSON (atomically) with the intended grade.
 
     Refuses (``ValueError``) when the checker disagrees with the intended grade:
-    such a scene could never yield a variant. The id defaults to the file name.
+    such a scene could never yield a variant. The id defaults to the file name, made safe
+    (:func:`synovis_lib.synth.to_id`).
     """
     path = Path(path)
     result = current_grade(state)
     warning = grade_warning(state, result)
     if warning:
         raise ValueError(f"not saved to {path}: {warning}")
-    scene = dataclasses.replace(state.scene, id=scene_id or path.stem, grade=state.intended_grade)
+    scene = dataclasses.replace(
+        state.scene, id=scene_id or synth.to_id(path.stem), grade=state.intended_grade
+    )
     return scene.save(path)
 
 
@@ -489,7 +492,10 @@ class DrawingStudio:
 
     def _save(self) -> None:
         try:
-            path = save_scene(self.state, self.save_dir / self.filename.value)
+            name = self.filename.value.strip()
+            if not name or Path(name).name != name or name.startswith("."):
+                raise ValueError(f"save as {name!r}: give a file name, not a path")
+            path = save_scene(self.state, self.save_dir / name)
             self.message.value = f"saved {path}"
         except ValueError as exc:
             self.message.value = f"<span style='color:crimson'>{exc}</span>"

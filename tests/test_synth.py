@@ -329,7 +329,7 @@ def test_cli_writes_image_folder_and_manifest(tmp_path, capsys):
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
     assert cli.main([*args, "--out", str(tmp_path / "mine")]) == 2
-    assert "not an image folder written by synovis" in capsys.readouterr().err
+    assert "synovis did not write it" in capsys.readouterr().err
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
 
 
