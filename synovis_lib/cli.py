@@ -40,7 +40,7 @@ class _Parser(argparse.ArgumentParser):
         raise CommandError(f"{self.prog}: error: {message}")
 
 
-def _int_at_least(low: int) -> Callable[[str], int]:
+def _int_at_least(low: int, high: int | None = None) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -48,9 +48,11 @@ def _int_at_least(low: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
         if value < low:
             raise argparse.ArgumentTypeError(f"{value} is below the minimum {low}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"{value} is above the maximum {high}")
         return value
 
-    parse.__name__ = f"integer >= {low}"
+    parse.__name__ = f"integer >= {low}" if high is None else f"integer in {low}..{high}"
     return parse
 
 
@@ -64,12 +66,38 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number of seconds")
+    return value
+
+
 def _folder(text: str) -> Path:
-    """An output folder: new or an existing folder, never an existing file."""
+    """An output folder: new or an existing folder, never a file, never inside the installed
+    package, and in a place this user may write."""
     path = Path(text)
     if path.exists() and not path.is_dir():
         raise argparse.ArgumentTypeError(f"{text} is a file, not a folder")
+    package = Path(__file__).resolve().parent
+    if path.resolve().is_relative_to(package):
+        raise argparse.ArgumentTypeError(f"{text} is inside the synovis package ({package})")
+    existing = next(p for p in (path.absolute(), *path.absolute().parents) if p.exists())
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"{text}: {existing} is not writable")
     return path
+
+
+def _check_out(out: Path, kind: str, replace: bool = True) -> None:
+    """Refuse, before any work, an ``--out`` that the writer would refuse at the end."""
+    from synovis_lib.files import check_output_folder
+
+    check_output_folder(out, kind)
+    if not replace and out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"{out} already exists (use --force to replace it)")
 
 
 def _existing_folder(text: str) -> Path:
@@ -87,7 +115,8 @@ def _existing_file(text: str) -> Path:
 
 
 SEED = _int_at_least(0)
-SIZE = _int_at_least(8)
+SIZE = _int_at_least(8, 2048)
+"""Image sizes: 2048 px is far above the study's 224 and still fits in memory."""
 COUNT = _int_at_least(1)
 
 
@@ -99,9 +128,12 @@ def _config(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from synovis_lib.imagefolder import write_image_folder
+    from synovis_lib.imagefolder import KIND, write_image_folder
     from synovis_lib.synth import generate_training_set
 
+    _check_out(args.out, KIND)
+    if not sum(args.counts):
+        raise ValueError("--counts: all four counts are 0; ask for at least one image")
     training_set = generate_training_set(args.seed, args.size, list(args.counts), progress=True)
     out = write_image_folder(training_set, args.out)
     print(f"wrote {len(training_set)} images {training_set.counts()} to {out}")
@@ -109,11 +141,9 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _simulate_clinic(args: argparse.Namespace) -> int:
-    from synovis_lib.clinic import LABELS_FILE, simulate_cohort, write_cohort
+    from synovis_lib.clinic import KIND, LABELS_FILE, simulate_cohort, write_cohort
 
-    if args.out.exists() and not args.force:
-        print(f"synovis simulate-clinic: {args.out} already exists (use --force to replace it)")
-        return 1
+    _check_out(args.out, KIND, replace=args.force)
     cohort = simulate_cohort(seed=args.seed, size=args.size, progress=True)
     write_cohort(cohort, args.out, overwrite=args.force)
     counts = "/".join(str(int(c)) for c in cohort.consensus_counts())
@@ -127,6 +157,7 @@ def _simulate_clinic(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from synovis_lib import imagefolder, pipeline, results
 
+    _check_out(args.out, results.RUN_KIND)
     profile = get_profile(args.profile, **({"trials": args.trials} if args.trials else {}))
     print(profile.summary())
     train_set = imagefolder.read_image_folder(args.data, profile.image_size) if args.data else None
@@ -135,6 +166,9 @@ def _train(args: argparse.Namespace) -> int:
     results.write_run(args.out, profile, run.trials, run.evaluations, run.names, reference)
     print(run.trials.models[0].weights.summary())
     print(run.trials.summary()[["mean ± sd"]].to_string())
+    unscored = run.evaluations[0].unscored_summary(f"{reference} grade")
+    if unscored:
+        print(f"{unscored}: listed in predictions.csv without a grade, not scored")
     print(f"wrote metrics.json, predictions.csv, weights.json and figures/ to {args.out}")
     return 0
 
@@ -142,6 +176,7 @@ def _train(args: argparse.Namespace) -> int:
 def _cv(args: argparse.Namespace) -> int:
     from synovis_lib import pipeline, results
 
+    _check_out(args.out, results.CV_KIND)
     profile = get_profile(args.profile)
     schemes = [False, True] if args.both else [args.grouped]
     runs = [
@@ -158,6 +193,7 @@ def _cv(args: argparse.Namespace) -> int:
 def _second_model(args: argparse.Namespace) -> int:
     from synovis_lib import pipeline, results
 
+    _check_out(args.out, results.STUDY_KIND)
     profile = get_profile(args.profile)
     study = pipeline.second_model_study(
         profile, args.dev_fraction, args.seed, args.new, args.trials
@@ -176,6 +212,7 @@ def _run_notebooks(args: argparse.Namespace) -> int:
     from synovis_lib import runner
 
     out = args.out or Path("runs") / args.profile
+    _check_out(out, runner.KIND)
     only = [s for s in args.only.split(",") if s.strip()] if args.only else None
     report = runner.run_notebooks(
         notebooks_dir=args.notebooks_dir,
@@ -222,7 +259,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "generate", help="write the artificial training set as an ImageFolder + manifest.csv"
     )
-    p.add_argument("--out", required=True, type=_folder, help="output folder (replaced atomically)")
+    p.add_argument(
+        "--out",
+        required=True,
+        type=_folder,
+        help="output folder: new, empty or an earlier 'synovis generate' output (replaced whole)",
+    )
     p.add_argument("--seed", type=SEED, default=0, help="random seed (same seed, same bytes)")
     p.add_argument("--size", type=SIZE, default=INPUT_SIZE, help="image size in pixels")
     p.add_argument(
@@ -248,7 +290,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--size", type=SIZE, default=INPUT_SIZE, help=f"image size in pixels (default {INPUT_SIZE})"
     )
-    p.add_argument("--force", action="store_true", help="replace --out if it exists")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace --out if it is an earlier 'synovis simulate-clinic' output",
+    )
     p.set_defaults(func=_simulate_clinic)
 
     p = sub.add_parser(
@@ -343,7 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--force", action="store_true", help="execute even if a finished output matches")
     p.add_argument("--kernel", default="python3", help="Jupyter kernel name (default python3)")
-    p.add_argument("--timeout", type=float, default=None, help="per-cell timeout in seconds")
+    p.add_argument("--timeout", type=_seconds, default=None, help="per-cell timeout in seconds")
     p.set_defaults(func=_run_notebooks)
     return parser
 

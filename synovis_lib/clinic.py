@@ -17,8 +17,11 @@ Taught in ``notebooks/03_clinical_images_and_raters.ipynb``.
 from __future__ import annotations
 
 import csv as _csv
+import difflib
 import importlib.util
 import re
+import warnings
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
@@ -28,8 +31,9 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from synovis_lib.agreement import adjudicate
-from synovis_lib.files import atomic_dir, atomic_write
+from synovis_lib.files import atomic_write, output_folder
 from synovis_lib.grading import N_GRADES, load_rules
+from synovis_lib.images import PYDICOM_HINT, read_image
 from synovis_lib.profiles import INPUT_SIZE
 from synovis_lib.raters import DEFAULT_RATERS, RaterProfile, read_by_all
 from synovis_lib.ultrasound import (
@@ -55,11 +59,16 @@ TRUE_GIVEN_CONSENSUS = np.array(
 """Proposal for an image's true grade given its consensus slot (rows: consensus 0..3)."""
 
 LABELS_FILE = "labels.csv"
+KIND = "simulate-clinic"
+"""The kind of output folder :func:`write_cohort` writes (:data:`synovis_lib.files.MARKER`)."""
 COLUMNS = ("image", "patient_id", "rater_1", "rater_2", "rater_3", "consensus", "true_grade")
 REQUIRED_COLUMNS = ("image", "patient_id", "rater_1", "rater_2")
 OPTIONAL_COLUMNS = ("rater_3", "true_grade")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm")
 GRADE_COLUMNS = ("rater_1", "rater_2", "rater_3", "consensus", "true_grade")
+NO_THIRD_RATER = "raters 1 and 2 differ, no rater_3"
+NO_MAJORITY = "raters 1, 2 and 3 all differ (no majority)"
+"""Why an image has no consensus grade (:func:`no_consensus_reasons`)."""
 
 
 @dataclass(frozen=True)
@@ -275,13 +284,13 @@ def write_cohort(cohort: Cohort, out: str | Path, *, overwrite: bool = False) ->
     The CSV has the columns :func:`load_clinic` reads (image, patient_id,
     rater_1, rater_2, rater_3 and, where known, true_grade; an empty cell is a
     missing grade). The consensus is not written: it is always derived by the
-    study's rule when the folder is loaded. An existing ``out`` is replaced
-    only with ``overwrite`` and only once the new folder is complete.
+    study's rule when the folder is loaded. ``out`` must be new or empty; with
+    ``overwrite`` it may also be an earlier ``synovis simulate-clinic`` output,
+    replaced once the new folder is complete (:func:`synovis_lib.files.output_folder`).
+    A folder of anything else, your own clinical images included, is never replaced.
     """
     out = Path(out)
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"{out} already exists; pass overwrite=True to replace it")
-    with atomic_dir(out, overwrite=overwrite) as tmp:
+    with output_folder(out, KIND, replace=overwrite) as tmp:
         for name, pixels in zip(cohort.table["image"], cohort.images, strict=True):
             target = tmp / name
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -345,23 +354,77 @@ def _read_csv_strict(csv: Path) -> pd.DataFrame:
     return pd.DataFrame(body, columns=header, dtype=str)
 
 
+def _normalised(name: str) -> str:
+    return re.sub(r"[\s_-]", "", name).lower()
+
+
+def _did_you_mean(columns: list[str], candidates: list[str]) -> str:
+    guesses = [
+        f"{match[0]!r} for {column!r}"
+        for column in columns
+        if (match := difflib.get_close_matches(column, candidates, n=1, cutoff=0.6))
+    ]
+    return f" (did you mean {', '.join(guesses)}?)" if guesses else ""
+
+
+def _check_columns(csv: Path, header: list[str]) -> None:
+    """Refuse a misspelled known column or a missing required one; warn about the rest.
+
+    A header cell that equals a known column once lower-cased and stripped of
+    spaces, underscores and hyphens (``rater3``, ``Rater_1``, ``True Grade``)
+    but is not spelled exactly is an error, never ignored: an ignored
+    ``rater3`` would leave every disagreement without a consensus. Other
+    unknown columns (``notes``) are ignored with a warning, and so is a
+    ``consensus`` column: the consensus is always derived by the study's rule.
+    """
+    known = {_normalised(c): c for c in COLUMNS}
+    misspelled = [
+        f"{name!r} (expected {known[_normalised(name)]!r})"
+        for name in header
+        if name not in COLUMNS and _normalised(name) in known
+    ]
+    if misspelled:
+        raise ValueError(
+            f"{csv}: column(s) {', '.join(misspelled)} are known columns misspelled; "
+            f"rename them (the columns are spelled exactly {list(COLUMNS)})"
+        )
+    unknown = [name for name in header if name and name not in COLUMNS]
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        hint = " (separate columns with commas, not semicolons)" if ";" in header[0] else ""
+        raise ValueError(
+            f"{csv} lacks column(s) {missing}{_did_you_mean(missing, unknown)}; it has "
+            f"{header}{hint} (needed: {list(REQUIRED_COLUMNS)}, optional: "
+            f"{list(OPTIONAL_COLUMNS)})"
+        )
+    if unknown:
+        absent = [c for c in OPTIONAL_COLUMNS if c not in header]
+        warnings.warn(
+            f"{csv}: ignored column(s) {unknown}{_did_you_mean(absent, unknown)}",
+            stacklevel=3,
+        )
+    if "consensus" in header:
+        warnings.warn(
+            f"{csv}: column 'consensus' is ignored; the consensus is derived from rater_1, "
+            "rater_2 and rater_3 by the study's rule (the grade at least two raters gave)",
+            stacklevel=3,
+        )
+
+
 def read_labels(csv: str | Path) -> pd.DataFrame:
-    """Read and check a rater CSV; returns the columns of :data:`COLUMNS` but ``consensus``.
+    """Read and check a rater CSV; returns the columns of :data:`COLUMNS` (``consensus`` NA).
 
     Raises a FileNotFoundError or ValueError naming the file, the 1-based data
-    row (the header is line 1) and the problem.
+    row (the header is line 1) and the problem, or the column: a missing
+    required column (with a close match: "did you mean"), or a known column
+    spelled otherwise (``rater3`` for ``rater_3``). Warns about ignored columns
+    (any other name, and ``consensus``, which is derived).
     """
     csv = Path(csv)
     if not csv.is_file():
         raise FileNotFoundError(f"rater CSV {csv} does not exist")
     raw = _read_csv_strict(csv)
-    missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
-    if missing:
-        hint = " (separate columns with commas, not semicolons)" if ";" in raw.columns[0] else ""
-        raise ValueError(
-            f"{csv} lacks column(s) {missing}; it has {list(raw.columns)}{hint} "
-            f"(needed: {list(REQUIRED_COLUMNS)}, optional: {list(OPTIONAL_COLUMNS)})"
-        )
+    _check_columns(csv, list(raw.columns))
     if raw.empty:
         raise ValueError(f"{csv} has a header but no data rows")
     for i, (image, patient) in enumerate(zip(raw["image"], raw["patient_id"], strict=True)):
@@ -413,61 +476,24 @@ def _image_paths(folder: Path, names: list[str], csv: Path) -> list[Path]:
         first = next(i for i, p in enumerate(paths) if p.suffix.lower() == ".dcm")
         raise ImportError(
             f"{_row(csv, first)}: {names[first]!r} is a DICOM file and reading it needs pydicom: "
-            "pip install 'synovis[dicom]' (or pip install pydicom), or export the images as PNG"
+            f"{PYDICOM_HINT}"
         )
     return paths
 
 
-def _dicom_image(path: Path) -> Image.Image:
-    """One DICOM frame as a PIL image (pydicom 3 already returns colour as RGB)."""
-    import pydicom
-
-    data = pydicom.dcmread(path)
-    frames = int(getattr(data, "NumberOfFrames", 1) or 1)
-    if frames > 1:
-        raise ValueError(f"it holds {frames} frames (a cine loop); export the frame you graded")
-    pixels = np.asarray(data.pixel_array)
-    photometric = str(data.get("PhotometricInterpretation", "MONOCHROME2"))
-    if pixels.ndim == 2 or pixels.dtype != np.uint8:
-        pixels = pixels.astype(float)
-        span = pixels.max() - pixels.min()
-        pixels = (pixels - pixels.min()) / (span if span else 1.0) * 255.0
-        if photometric == "MONOCHROME1":
-            pixels = 255.0 - pixels
-        pixels = np.round(pixels).astype(np.uint8)
-    return Image.fromarray(pixels)
-
-
-def _to_rgb(image: Image.Image) -> Image.Image:
-    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-        pixels = np.asarray(image, dtype=float)
-        span = pixels.max() - pixels.min()
-        pixels = (pixels - pixels.min()) / (span if span else 1.0) * 255.0
-        image = Image.fromarray(np.round(pixels).astype(np.uint8))
-    return image.convert("RGB")
-
-
-def read_image_file(path: Path, size: int, where: str) -> np.ndarray:
-    """One image as uint8 ``(size, size, 3)``; a ValueError naming ``where`` if unreadable.
-
-    Non-square images are resized to a square (as MATLAB's ``imresize`` to
-    224 x 224 does; crop first if you prefer), with bicubic interpolation.
-    """
-    try:
-        if path.suffix.lower() == ".dcm":
-            image = _dicom_image(path)
-        else:
-            with Image.open(path) as opened:
-                opened.load()
-                image = opened.copy()
-        image = _to_rgb(image)
-    except ImportError:
-        raise
-    except Exception as exc:  # PIL and pydicom raise many kinds for broken files
-        raise ValueError(f"{where}: cannot read image {path.name!r}: {exc}") from exc
-    if image.size != (size, size):
-        image = image.resize((size, size), Image.Resampling.BICUBIC)
-    return np.asarray(image, dtype=np.uint8)
+def no_consensus_reasons(table: pd.DataFrame) -> pd.Series:
+    """Why each image of a cohort's table has no consensus grade, ``""`` where it has one:
+    :data:`NO_THIRD_RATER` or :data:`NO_MAJORITY` (``"no consensus grade"`` if neither
+    explains it). ``synovis train`` writes it in predictions.csv's ``reason`` column."""
+    differ = (table["rater_1"] != table["rater_2"]).fillna(False).to_numpy(dtype=bool)
+    third = table["rater_3"].notna().to_numpy()
+    graded = table["consensus"].notna().to_numpy()
+    reasons = np.select(
+        [graded, differ & ~third, differ & third],
+        ["", NO_THIRD_RATER, NO_MAJORITY],
+        default="no consensus grade",
+    )
+    return pd.Series(reasons, index=table.index, name="reason", dtype=object)
 
 
 def load_clinic(
@@ -479,15 +505,23 @@ def load_clinic(
     or DICOM with ``pip install 'synovis[dicom]'``); ``csv`` (default
     ``folder/labels.csv``) has the columns image (path relative to
     ``folder``), patient_id, rater_1, rater_2 and optionally rater_3 (only
-    needed where raters 1 and 2 differ) and true_grade. Images are resized to
-    ``size`` x ``size``. The consensus follows the study's rule; where rater 3
-    is missing altogether, disagreements have no consensus yet (NA).
+    needed where raters 1 and 2 differ) and true_grade. Images are read as a
+    viewer shows them (:func:`synovis_lib.images.read_image`: orientation,
+    bit depth, photometric interpretation) and resized to ``size`` x ``size``.
+    The consensus follows the study's rule; where rater 3 is missing
+    altogether, disagreements have no consensus yet (NA).
+
+    Nothing is dropped: an image without a consensus (raters 1 and 2 differ
+    and there is no rater_3, or all three differ) stays in the cohort with
+    consensus NA, and a warning names the CSV, how many images and why
+    (:func:`no_consensus_reasons`). Ignored CSV columns are warned about too.
 
     Every problem raises before anything is returned, naming the file and the
-    1-based data row: a missing file (FileNotFoundError), an unreadable or
-    truncated image, a grade that is not an integer 0-3, an image listed
-    twice, a missing column, a path that leaves the folder, an empty CSV
-    (ValueError), a DICOM file without pydicom (ImportError).
+    1-based data row or the column: a missing file (FileNotFoundError), an
+    unreadable, truncated or unsupported image, a grade that is not an integer
+    0-3, an image listed twice, a missing or misspelled column, a path that
+    leaves the folder, an empty CSV (ValueError), a DICOM file without pydicom
+    (ImportError). Taught in ``notebooks/03_clinical_images_and_raters.ipynb``.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -505,9 +539,20 @@ def load_clinic(
                 f"{csv.name}: rater_3 is missing on data row(s) {rows} where rater_1 and rater_2 "
                 "differ; fill them in, or leave the whole column empty to list the pending images"
             )
-    images = np.stack([read_image_file(p, size, _row(csv, i)) for i, p in enumerate(paths)])
+    images = np.stack([read_image(p, size, _row(csv, i)) for i, p in enumerate(paths)])
     result = adjudicate(
         table["rater_1"], table["rater_2"], table["rater_3"] if third.any() else None
     )
     table["consensus"] = pd.array(result.consensus, dtype="Int64")
+    reasons = no_consensus_reasons(table)
+    lacking = np.flatnonzero(reasons.to_numpy() != "")
+    if lacking.size:
+        why = "; ".join(f"{r}: {n}" for r, n in Counter(reasons.iloc[lacking]).most_common())
+        rows = ", ".join(str(i + 1) for i in lacking[:10]) + (", ..." if lacking.size > 10 else "")
+        warnings.warn(
+            f"{csv}: {lacking.size} of {len(table)} images have no consensus grade ({why}; "
+            f"data row(s) {rows}); they are kept with consensus NA, not scored, and listed "
+            "as unscored in synovis train's predictions.csv",
+            stacklevel=2,
+        )
     return Cohort(table=table, images=images, source=str(folder))

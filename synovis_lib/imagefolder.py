@@ -18,31 +18,34 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from torchvision.datasets import ImageFolder
 
 from synovis_lib import files
-from synovis_lib.synth import TrainingSet
+from synovis_lib.images import read_image
+from synovis_lib.synth import TrainingSet, check_id
+
+KIND = "generate"
+"""The kind of output folder :func:`write_image_folder` writes (:data:`synovis_lib.files.MARKER`)."""
 
 
 def write_image_folder(training_set: TrainingSet, out: str | os.PathLike) -> Path:
-    """Write ``out/grade_<g>/<id>.png`` for every image plus ``out/manifest.csv``, atomically
-    (an ImageFolder layout that ``torchvision.datasets.ImageFolder`` reads). An existing
-    ``out`` is replaced only if it is empty or an earlier output (it has a manifest.csv)."""
+    """Write ``out/grade_<g>/<id>.png`` for every image plus ``out/manifest.csv`` (an
+    ImageFolder layout that ``torchvision.datasets.ImageFolder`` reads), swapped in whole
+    by :func:`synovis_lib.files.output_folder`: ``out`` must be new, empty or an earlier
+    ``synovis generate`` output. Ids must be safe file names
+    (:func:`synovis_lib.synth.check_id`)."""
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f"{out} is a file, not a folder; choose a new or empty folder")
-    if out.exists() and any(out.iterdir()) and not (out / "manifest.csv").is_file():
-        raise FileExistsError(
-            f"{out} exists and is not an image folder written by synovis (no manifest.csv); "
-            "choose a new or empty folder"
-        )
-    with files.atomic_dir(out) as tmp:
+    ids = [
+        check_id(str(i), f"image id in row {n + 1}")
+        for n, i in enumerate(training_set.provenance["id"])
+    ]
+    with files.output_folder(out, KIND) as tmp:
         paths = []
-        for image, row in zip(
-            training_set.images, training_set.provenance.itertuples(), strict=True
+        for image, grade, image_id in zip(
+            training_set.images, training_set.provenance["grade"], ids, strict=True
         ):
-            relative = Path(f"grade_{row.grade}") / f"{row.id}.png"
+            relative = Path(f"grade_{grade}") / f"{image_id}.png"
             (tmp / relative.parent).mkdir(exist_ok=True)
             Image.fromarray(image).save(tmp / relative, format="PNG")
             paths.append(relative.as_posix())
@@ -55,9 +58,13 @@ def read_image_folder(folder: str | Path, size: int | None = None):
     """Read an ImageFolder (``grade_0`` .. ``grade_3`` subfolders, as ``synovis generate``
     writes) into a :class:`synovis_lib.synth.TrainingSet`, resizing to ``size`` if given.
 
+    Each image is read by the same rules as the clinical test images
+    (:func:`synovis_lib.images.read_image`: EXIF orientation, greyscale by bit
+    depth, transparency on black; bicubic resizing).
+
     Raises ``FileNotFoundError`` for a missing folder and ``ValueError`` naming
     the folder or file for a class folder that is not a grade, an unreadable
-    image or, without ``size``, images of different sizes.
+    or unsupported image or, without ``size``, images of different sizes.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -73,16 +80,11 @@ def read_image_folder(folder: str | Path, size: int | None = None):
         raise ValueError(f"{folder} has no images in grade_0 .. grade_3 subfolders")
     images, rows = [], []
     for path, index in dataset.samples:
-        try:
-            with Image.open(path) as image:
-                rgb = image.convert("RGB")
-        except (OSError, UnidentifiedImageError) as err:
-            raise ValueError(f"{path}: not a readable image ({err})") from err
-        if size is not None and rgb.size != (size, size):
-            rgb = rgb.resize((size, size), Image.Resampling.BILINEAR)
-        if images and rgb.size != images[0].shape[1::-1]:
-            raise ValueError(f"{path} is {rgb.size[0]}x{rgb.size[1]}, unlike the others; pass size")
-        images.append(np.asarray(rgb, dtype=np.uint8))
+        rgb = read_image(path, size)
+        if images and rgb.shape != images[0].shape:
+            height, width = rgb.shape[:2]
+            raise ValueError(f"{path} is {width}x{height}, unlike the others; pass size")
+        images.append(rgb)
         rows.append({"id": Path(path).stem, "grade": grade_of[index]})
     provenance = pd.DataFrame(rows)
     return TrainingSet(np.stack(images), provenance["grade"].to_numpy(np.int64), provenance)

@@ -11,7 +11,9 @@ notebooks/04_statistics_from_the_paper.ipynb.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from importlib import resources
 from typing import Any, Literal
@@ -639,9 +641,20 @@ __all__ = [
 # --------------------------------------------------------------------------- a model on images
 
 
+NO_REFERENCE = "no reference grade"
+"""The reason :func:`evaluate` records for an unscored image when it is given none."""
+
+
 @dataclass
 class Evaluation:
-    """A model's grades for a set of images against a reference grade (e.g. the consensus)."""
+    """A model's grades for a set of images against a reference grade (e.g. the consensus).
+
+    Every image is predicted. Those with a reference grade are *scored*
+    (``probs``, ``y_true``, ``y_pred`` at positions ``index``); the others are
+    *unscored*: their positions, probabilities and the reason they have no
+    grade are kept, so that a results file lists them instead of dropping
+    them. :attr:`confusion` and :meth:`headline` count scored images only.
+    """
 
     probs: np.ndarray
     """(N, 4) probabilities of the images that have a reference grade."""
@@ -649,15 +662,30 @@ class Evaluation:
     y_pred: np.ndarray
     index: np.ndarray
     """Positions of these images in the set passed to :func:`evaluate`."""
-    excluded: int = 0
-    """Images left out because their reference grade is missing (NA)."""
+    unscored: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Positions of the images without a reference grade (NA)."""
+    unscored_probs: np.ndarray = field(default_factory=lambda: np.zeros((0, N_GRADES)))
+    """Their (M, 4) probabilities: predicted anyway, they are useful."""
+    unscored_reasons: tuple[str, ...] = ()
+    """Why each has no reference grade (e.g. ``"raters 1 and 2 differ, no rater_3"``)."""
+
+    @property
+    def excluded(self) -> int:
+        """How many images are left out of the scores (no reference grade)."""
+        return len(self.unscored)
+
+    @property
+    def n_images(self) -> int:
+        """All images evaluated: scored plus unscored."""
+        return len(self.index) + len(self.unscored)
 
     @property
     def confusion(self) -> np.ndarray:
         return confusion(self.y_true, self.y_pred)
 
     def headline(self) -> dict[str, float]:
-        """Overall accuracy, macro F1 and the linear weighted kappa with its 95 % CI."""
+        """Overall accuracy, macro F1 and the linear weighted kappa with its 95 % CI
+        (scored images only)."""
         kappa = weighted_kappa(self.confusion, "linear")
         return {
             "accuracy": overall_accuracy(self.confusion),
@@ -667,18 +695,61 @@ class Evaluation:
             "kappa_ci_high": kappa.ci_high,
         }
 
+    def reason_counts(self) -> dict[str, int]:
+        """Unscored images per reason, most frequent first (ties: first seen first)."""
+        return dict(Counter(self.unscored_reasons).most_common())
 
-def evaluate(trained: Any, images: np.ndarray, y_true: Any) -> Evaluation:
+    def unscored_summary(self, grade: str = "reference grade") -> str:
+        """One line, e.g. ``"24 of 156 images have no consensus grade (raters 1 and 2
+        differ, no rater_3: 24)"`` with ``grade="consensus grade"``; ``""`` if all are scored."""
+        if not self.excluded:
+            return ""
+        why = "; ".join(f"{reason}: {n}" for reason, n in self.reason_counts().items())
+        return f"{self.excluded} of {self.n_images} images have no {grade} ({why})"
+
+    def per_image(self) -> pd.DataFrame:
+        """One row per image, in the order given to :func:`evaluate`: ``reference`` (Int64,
+        NA where unscored), ``predicted``, ``p_grade_0`` .. ``p_grade_3`` and ``reason``
+        (empty for scored images)."""
+        probs = np.empty((self.n_images, self.probs.shape[1]))
+        probs[self.index], probs[self.unscored] = self.probs, self.unscored_probs
+        reference = pd.array([pd.NA] * self.n_images, dtype="Int64")
+        reference[self.index] = self.y_true
+        reason = np.full(self.n_images, "", dtype=object)
+        reason[self.unscored] = self.unscored_reasons
+        frame = pd.DataFrame({"reference": reference, "predicted": probs.argmax(1)})
+        for g in range(probs.shape[1]):
+            frame[f"p_grade_{g}"] = probs[:, g]
+        frame["reason"] = reason
+        return frame
+
+
+def evaluate(
+    trained: Any, images: np.ndarray, y_true: Any, reasons: Sequence[str] | None = None
+) -> Evaluation:
     """Predict ``images`` with ``trained`` (anything with ``.predict(images) -> (N, 4)``,
     e.g. a :class:`synovis_lib.train.TrainedModel`) and compare with ``y_true`` (nullable
-    grades; NA rows are left out and counted).
+    grades). Images whose grade is NA are predicted too but not scored; ``reasons`` (one
+    per image, e.g. :func:`synovis_lib.clinic.no_consensus_reasons`) says why, otherwise
+    they are recorded as :data:`NO_REFERENCE`.
 
     Taught in ``notebooks/06_evaluating_the_initial_model.ipynb``.
     """
     truth = pd.array(y_true, dtype="Int64")
     if len(truth) != len(images):
         raise ValueError(f"{len(images)} images but {len(truth)} reference grades")
-    index = np.flatnonzero(~np.asarray(truth.isna()))
-    probs = trained.predict(images[index])
-    y = truth[index].to_numpy(dtype=np.int64)
-    return Evaluation(probs, y, probs.argmax(1), index, len(truth) - len(index))
+    if reasons is not None and len(reasons) != len(truth):
+        raise ValueError(f"{len(truth)} reference grades but {len(reasons)} reasons")
+    missing = np.asarray(truth.isna())
+    index, unscored = np.flatnonzero(~missing), np.flatnonzero(missing)
+    probs = trained.predict(images)
+    why = tuple((reasons[i] if reasons is not None else "") or NO_REFERENCE for i in unscored)
+    return Evaluation(
+        probs[index],
+        truth[index].to_numpy(dtype=np.int64),
+        probs[index].argmax(1),
+        index,
+        unscored,
+        probs[unscored],
+        why,
+    )

@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 
 from synovis_lib import files, metrics
 from synovis_lib.cache import cache_path, cached
-from synovis_lib.clinic import Cohort, load_clinic, simulate_cohort
+from synovis_lib.clinic import Cohort, load_clinic, no_consensus_reasons, simulate_cohort
 from synovis_lib.clinic import load_npz as load_cohort
 from synovis_lib.clinic import save_npz as save_cohort
 from synovis_lib.cv import CVResult, cross_validate, network_fit_predict, pixel_fit_predict
@@ -462,8 +462,9 @@ def test_cohort(
     profile: Profile, folder: str | os.PathLike | None = None, csv: str | os.PathLike | None = None
 ) -> tuple[Cohort, str]:
     """The clinical images a trained model is tested on, and what their reference grade is:
-    a folder of the reader's own images (:func:`synovis_lib.clinic.load_clinic`), else the
-    profile's simulated cohort (the study tested on clinical images, never artificial ones)."""
+    a folder of the reader's own images (:func:`synovis_lib.clinic.load_clinic`, which
+    warns about images without a consensus; they stay in the cohort), else the profile's
+    simulated cohort (the study tested on clinical images, never artificial ones)."""
     if folder is not None:
         return load_clinic(folder, csv, size=profile.clinic_pixels), "consensus"
     return cohort_for(profile), "consensus (simulated clinical cohort)"
@@ -471,7 +472,8 @@ def test_cohort(
 
 @dataclass
 class TestedRun:
-    """Trained trials and each one's :class:`~synovis_lib.metrics.Evaluation` on a cohort."""
+    """Trained trials and each one's :class:`~synovis_lib.metrics.Evaluation` on a cohort
+    (every image: scored against its consensus, or unscored with the reason it has none)."""
 
     trials: TrialsResult
     """The trials; their table gains ``test_*`` columns (accuracy, kappa, ...)."""
@@ -482,10 +484,12 @@ class TestedRun:
 
 def train_and_test(profile: Profile, train_set: TrainingSet | None, cohort: Cohort) -> TestedRun:
     """Train the profile's trials (:func:`train_trials`) and evaluate each on ``cohort``
-    against its consensus. What ``synovis train`` runs."""
+    against its consensus; images without one are predicted but not scored, with the
+    reason (:func:`synovis_lib.clinic.no_consensus_reasons`). What ``synovis train`` runs."""
     trials = train_trials(profile, train_set)
     truth = cohort.table["consensus"]
-    evaluations = [metrics.evaluate(m, cohort.images, truth) for m in trials.models]
+    reasons = no_consensus_reasons(cohort.table).tolist()
+    evaluations = [metrics.evaluate(m, cohort.images, truth, reasons) for m in trials.models]
     for key in evaluations[0].headline():
         trials.table[f"test_{key}"] = [ev.headline()[key] for ev in evaluations]
     return TestedRun(trials, evaluations, cohort.table["image"].astype(str).tolist())

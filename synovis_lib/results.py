@@ -1,8 +1,10 @@
 """Results folders: what ``synovis train``, ``cv`` and ``second-model`` write.
 
-Each writer puts one run's numbers, tables and figures under an output
-folder, every file atomically (:mod:`synovis_lib.files`): ``metrics.json`` or
-its kin first for a person, CSV tables for a spreadsheet, PNG figures.
+Each writer puts one run's numbers, tables and figures in an output folder
+built aside and swapped in whole (:func:`synovis_lib.files.output_folder`), so a
+reused folder never mixes two runs and a folder synovis did not write is never
+replaced: ``metrics.json`` or its kin first for a person, CSV tables for a
+spreadsheet, PNG figures.
 
 Taught in the README ("From the shell").
 """
@@ -14,7 +16,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 
 from synovis_lib import cv, files
@@ -26,6 +27,9 @@ from synovis_lib.profiles import Profile
 from synovis_lib.second_model import SecondModelStudy
 from synovis_lib.train import plot_training
 
+RUN_KIND, CV_KIND, STUDY_KIND = "train", "cv", "second-model"
+"""The kinds of output folder (:data:`synovis_lib.files.MARKER`), named after the commands."""
+
 
 def write_run(
     out: str | Path,
@@ -35,22 +39,35 @@ def write_run(
     names: Sequence[str],
     reference: str,
 ) -> Path:
-    """Write a training run's results under ``out``, each file atomically.
+    """Write a training run's results as the folder ``out``, swapped in whole
+    (:func:`synovis_lib.files.output_folder`: ``out`` must be new, empty or an earlier
+    ``synovis train`` output).
 
-    ``metrics.json`` (profile, weights, device, per-trial numbers and mean ± sd),
-    ``predictions.csv`` (per trial and image: reference and predicted grade,
-    probabilities), ``weights.json`` (which weights and device each trial
+    ``metrics.json`` (profile, weights, device, how many images were scored and why the
+    others were not, per-trial numbers and mean ± sd), ``predictions.csv`` (per trial, one
+    row per image of the cohort: reference and predicted grade, probabilities, and for an
+    unscored image an empty reference and the reason), ``weights.json`` (which weights and device each trial
     used) and ``figures/`` (training progress and confusion table per trial).
     """
-    out = Path(out)
+    with files.output_folder(out, RUN_KIND) as tmp:
+        _write_run_files(tmp, profile, result, evaluations, names, reference)
+    return Path(out)
+
+
+def _write_run_files(
+    out: Path,
+    profile: Profile,
+    result: TrialsResult,
+    evaluations: Sequence[Evaluation],
+    names: Sequence[str],
+    reference: str,
+) -> None:
     frames = []
     for trained, ev in zip(result.models, evaluations, strict=True):
-        frame = pd.DataFrame(
-            {"trial": trained.trial, "image": np.asarray(names)[ev.index], "reference": ev.y_true}
-        )
-        frame["predicted"] = ev.y_pred
-        for g in range(ev.probs.shape[1]):
-            frame[f"p_grade_{g}"] = ev.probs[:, g]
+        # every image of the cohort, scored or not (an unscored one has no reference, a reason)
+        frame = ev.per_image()
+        frame.insert(0, "image", list(names))
+        frame.insert(0, "trial", trained.trial)
         frames.append(frame)
         figures = {
             f"training_trial{trained.trial}.png": plot_training(trained.history, trained.summary()),
@@ -81,20 +98,28 @@ def write_run(
             "weights": result.models[0].weights.summary(),
             "device": result.models[0].device,
             "reference": reference,
+            "images": evaluations[0].n_images,
+            "scored": len(evaluations[0].index),
+            "unscored": evaluations[0].excluded,
+            "unscored_reason": evaluations[0].reason_counts(),
             "trials": result.table.to_dict(orient="records"),
             "mean": summary["mean"].to_dict(),
             "sd": summary["sd"].to_dict(),
         },
     )
-    return out
 
 
-def write_study(study: SecondModelStudy, out) -> Path:
-    """Write the study's results under ``out``, each file atomically: ``second_model.json``
-    (headline numbers), CSV tables, ``confusions.png`` and the new scenes as JSON (open them
-    in the drawing studio)."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+def write_study(study: SecondModelStudy, out: str | os.PathLike) -> Path:
+    """Write the study's results as the folder ``out``, swapped in whole
+    (:func:`synovis_lib.files.output_folder`): ``second_model.json`` (headline numbers),
+    CSV tables, ``confusions.png`` and the new scenes as JSON (open them in the drawing
+    studio)."""
+    with files.output_folder(out, STUDY_KIND) as tmp:
+        _write_study_files(study, tmp)
+    return Path(out)
+
+
+def _write_study_files(study: SecondModelStudy, out: Path) -> None:
     files.write_json(out / "second_model.json", study.headline())
     tables = {
         "per_trial.csv": study.comparison.per_trial,
@@ -116,13 +141,17 @@ def write_study(study: SecondModelStudy, out) -> Path:
     plt.close(fig)
     for scene in study.scenes:
         scene.save(out / "scenes" / f"{scene.id}.json")
-    return out
 
 
 def write_cv(results: Sequence[CVResult], out: str | os.PathLike, profile_name: str) -> Path:
-    """Write ``cv.json``, ``cv_folds.csv``, ``cv_predictions.csv`` and ``cv.png`` under ``out``."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    """Write ``cv.json``, ``cv_folds.csv``, ``cv_predictions.csv`` and ``cv.png`` as the
+    folder ``out``, swapped in whole (:func:`synovis_lib.files.output_folder`)."""
+    with files.output_folder(out, CV_KIND) as tmp:
+        _write_cv_files(results, tmp, profile_name)
+    return Path(out)
+
+
+def _write_cv_files(results: Sequence[CVResult], out: Path, profile_name: str) -> None:
     files.write_json(
         out / "cv.json",
         {"profile": profile_name, "results": [r.to_dict() for r in results]},
@@ -137,4 +166,3 @@ def write_cv(results: Sequence[CVResult], out: str | os.PathLike, profile_name: 
     with files.atomic_write(out / "cv.png") as tmp:
         fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
     plt.close(fig)
-    return out

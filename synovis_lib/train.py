@@ -20,6 +20,7 @@ import dataclasses
 import hashlib
 import math
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ from tqdm.auto import tqdm
 from synovis_lib.augment import augment_batch, doppler_boxes, sample_affine
 from synovis_lib.config import resolve_device
 from synovis_lib.files import atomic_write
+from synovis_lib.grading import N_GRADES
 from synovis_lib.model import (
     WeightsInfo,
     backbone_of,
@@ -429,12 +431,35 @@ class _Data:
     val_labels: torch.Tensor | None
 
 
+def check_training_labels(labels: np.ndarray) -> None:
+    """Refuse labels a classifier cannot learn from (none, a grade outside 0..3, a single
+    grade) and warn, with the counts, when a grade is missing: the model can then never
+    predict it."""
+    if not labels.size:
+        raise ValueError("the training set is empty")
+    if labels.min() < 0 or labels.max() >= N_GRADES:
+        raise ValueError(f"labels must be grades 0..3, found {sorted(set(labels.tolist()))}")
+    counts = np.bincount(labels, minlength=N_GRADES)
+    if np.count_nonzero(counts) < 2:
+        raise ValueError(
+            f"the training set has only grade {int(labels[0])} ({labels.size} images): "
+            "a classifier needs at least two grades"
+        )
+    missing = np.flatnonzero(counts == 0)
+    if missing.size:
+        warnings.warn(
+            f"the training set has no image of grade {', '.join(map(str, missing))} "
+            f"(images per grade 0..3: {counts.tolist()}): the model can never predict "
+            f"{'it' if missing.size == 1 else 'them'}",
+            stacklevel=3,
+        )
+
+
 def _prepare(model, images, labels, val_images, val_labels, options, device, progress) -> _Data:
     labels = np.asarray(labels, dtype=np.int64)
     if len(labels) != len(images):
         raise ValueError(f"{len(images)} images but {len(labels)} labels")
-    if labels.size and (labels.min() < 0 or labels.max() > 3):
-        raise ValueError(f"labels must be grades 0..3, found {sorted(set(labels.tolist()))}")
+    check_training_labels(labels)
     has_val = val_images is not None and val_labels is not None and len(val_labels) > 0
     data = _Data(
         module=model,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
 
-from synovis_lib import cli, clinic, doppler, pipeline, ultrasound
+from synovis_lib import cli, clinic, doppler, metrics, pipeline, ultrasound
 from synovis_lib.agreement import rater_kappa
 from synovis_lib.clinic import Cohort, load_clinic, simulate_cohort, write_cohort
 from synovis_lib.grading import grade_from_masks
@@ -169,8 +170,8 @@ def test_cli_writes_the_same_cohort(cohort, tmp_path, capsys):
     loaded = load_clinic(out, size=SIZE)
     pd.testing.assert_frame_equal(loaded.table, cohort.table)
     np.testing.assert_array_equal(loaded.images, cohort.images)
-    assert cli.main(["simulate-clinic", "--out", str(out)]) == 1  # never overwrites silently
-    assert "already exists" in capsys.readouterr().out
+    assert cli.main(["simulate-clinic", "--out", str(out)]) == 2  # never overwrites silently
+    assert "already exists (use --force to replace it)" in capsys.readouterr().err
 
 
 def test_cohort_for_builds_once_then_loads_from_the_cache(cohort, monkeypatch):
@@ -220,8 +221,14 @@ def test_loads_png_jpeg_and_grey_images_resized(tmp_path):
 
 def test_without_rater_3_disagreements_await_a_third_rating(tmp_path):
     folder = write_folder(tmp_path, ["a.png,p1,0,1", "b.png,p1,2,2"])
-    table = load_clinic(folder, size=8).table
+    expected = (
+        r"labels\.csv: 1 of 2 images have no consensus grade "
+        r"\(raters 1 and 2 differ, no rater_3: 1; data row\(s\) 1\); they are kept"
+    )
+    with pytest.warns(UserWarning, match=expected):
+        table = load_clinic(folder, size=8).table
     assert table["consensus"].isna().tolist() == [True, False]
+    assert len(table) == 2  # kept, not dropped
 
 
 @pytest.mark.parametrize(
@@ -325,11 +332,159 @@ def test_dicom_is_read_when_pydicom_is_installed(tmp_path):
     meta.MediaStorageSOPInstanceUID = generate_uid()
     ds = pydicom.Dataset()
     ds.file_meta = meta
-    ds.Rows, ds.Columns = 6, 8
+    ds.Rows, ds.Columns = 8, 8
     ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
-    pixels = np.arange(48, dtype=np.uint16).reshape(6, 8) * 80
+    pixels = np.arange(64, dtype=np.uint16).reshape(8, 8) * 60  # 0..3780 of 0..4095
     ds.PixelData = pixels.tobytes()
     ds.save_as(folder / "scan.dcm", enforce_file_format=True)
     image = load_clinic(folder, size=8).images[0]
-    assert image.shape == (8, 8, 3) and image.min() < 10 and image.max() > 245
+    # mapped by BitsStored (images.read_image), never stretched to the image's own range
+    expected = np.round(pixels.astype(float) * 255 / 4095).astype(np.uint8)
+    np.testing.assert_array_equal(image, np.repeat(expected[..., None], 3, axis=2))
+    assert image.max() == 235
+
+
+# --------------------------------------------------------------------------- columns
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("rater3", "rater_3"),
+        ("Rater_1", "rater_1"),
+        ("rater 2", "rater_2"),
+        ("Image", "image"),
+        ("patientid", "patient_id"),
+        ("True Grade", "true_grade"),
+        ("Consensus", "consensus"),
+    ],
+)
+def test_a_misspelled_known_column_is_an_error_naming_it(tmp_path, written, expected):
+    header = ["image", "patient_id", "rater_1", "rater_2"]
+    header = [written if c == expected else c for c in header]
+    if written not in header:
+        header.append(written)
+    row = ",".join(["a.png", "p1", "1", "1", "2"][: len(header)])
+    folder = write_folder(tmp_path, [row], header=",".join(header))
+    message = rf"labels\.csv: column\(s\) '{written}' \(expected '{expected}'\) are known"
+    with pytest.raises(ValueError, match=message):
+        load_clinic(folder, size=8)
+
+
+def test_a_missing_column_with_a_close_match_says_did_you_mean(tmp_path):
+    folder = write_folder(tmp_path, ["a.png,p1,1,1"], header="image,patient_id,rater_1,rater_two")
+    with pytest.raises(
+        ValueError,
+        match=r"lacks column\(s\) \['rater_2'\] \(did you mean 'rater_two' for 'rater_2'\?\)",
+    ):
+        load_clinic(folder, size=8)
+
+
+def test_unknown_and_consensus_columns_are_ignored_with_a_warning(tmp_path):
+    folder = write_folder(
+        tmp_path, ["a.png,p1,1,1,fine"], header="image,patient_id,rater_1,rater_2,notes"
+    )
+    with pytest.warns(UserWarning, match=r"labels\.csv: ignored column\(s\) \['notes'\]$"):
+        assert load_clinic(folder, size=8).table["consensus"].tolist() == [1]
+    folder = write_folder(
+        tmp_path, ["a.png,p1,1,1,"], header="image,patient_id,rater_1,rater_2,rater_3rd"
+    )
+    with pytest.warns(
+        UserWarning, match=r"\['rater_3rd'\] \(did you mean 'rater_3rd' for 'rater_3'"
+    ):
+        load_clinic(folder, size=8)
+    # consensus is always derived by the study's rule: a given one (2 here) is ignored, and said so
+    folder = write_folder(
+        tmp_path, ["a.png,p1,1,1,2"], header="image,patient_id,rater_1,rater_2,consensus"
+    )
+    with pytest.warns(
+        UserWarning, match=r"labels\.csv: column 'consensus' is ignored; the consensus is derived"
+    ):
+        assert load_clinic(folder, size=8).table["consensus"].tolist() == [1]
+
+
+def test_each_image_without_a_consensus_says_why(tmp_path):
+    folder = write_folder(
+        tmp_path,
+        ["a.png,p1,0,1,2", "b.png,p1,2,2,"],  # a: three different grades, no majority
+        header="image,patient_id,rater_1,rater_2,rater_3",
+    )
+    with pytest.warns(UserWarning, match=r"1 of 2 images .*no majority\): 1; data row\(s\) 1\)"):
+        cohort = load_clinic(folder, size=8)
+    assert clinic.no_consensus_reasons(cohort.table).tolist() == [clinic.NO_MAJORITY, ""]
+    pending = cohort.table.assign(rater_3=pd.array([pd.NA, pd.NA], dtype="Int64"))
+    assert clinic.no_consensus_reasons(pending).tolist() == [clinic.NO_THIRD_RATER, ""]
+
+
+class _Fixed:
+    """A stand-in model: the same probabilities whatever it is shown."""
+
+    def __init__(self, probs: np.ndarray) -> None:
+        self.probs = probs
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        assert len(images) == len(self.probs)
+        return self.probs
+
+
+def test_evaluate_scores_graded_images_and_keeps_the_others():
+    probs = np.eye(4)[[0, 1, 2, 1, 3]] * 0.7 + 0.075
+    truth = pd.array([0, pd.NA, 2, 2, pd.NA], dtype="Int64")
+    reasons = ["", clinic.NO_THIRD_RATER, "", "", clinic.NO_MAJORITY]
+    ev = metrics.evaluate(_Fixed(probs), np.zeros((5, 4, 4, 3), np.uint8), truth, reasons)
+    assert ev.index.tolist() == [0, 2, 3] and ev.unscored.tolist() == [1, 4]
+    assert ev.excluded == 2 and ev.n_images == 5
+    assert ev.headline()["accuracy"] == pytest.approx(2 / 3)  # scored images only
+    assert ev.reason_counts() == {clinic.NO_THIRD_RATER: 1, clinic.NO_MAJORITY: 1}
+    assert ev.unscored_summary("consensus grade") == (
+        f"2 of 5 images have no consensus grade ({clinic.NO_THIRD_RATER}: 1; "
+        f"{clinic.NO_MAJORITY}: 1)"
+    )
+    rows = ev.per_image()
+    assert rows["reference"].isna().tolist() == [False, True, False, False, True]
+    assert rows["predicted"].tolist() == [0, 1, 2, 1, 3]
+    assert rows["reason"].tolist() == reasons
+    np.testing.assert_allclose(rows.filter(like="p_grade_").to_numpy(), probs)
+    unnamed = metrics.evaluate(_Fixed(probs), np.zeros((5, 4, 4, 3), np.uint8), truth)
+    assert unnamed.unscored_reasons == (metrics.NO_REFERENCE, metrics.NO_REFERENCE)
+
+
+def test_train_lists_images_without_a_consensus_everywhere(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    for grade in range(4):
+        (tmp_path / "data" / f"grade_{grade}").mkdir(parents=True)
+        for k in range(3):
+            pixels = rng.integers(0, 255, (SIZE, SIZE, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "data" / f"grade_{grade}" / f"g{grade}_{k}.png")
+    clinic_dir = tmp_path / "clinic"
+    clinic_dir.mkdir()
+    rows = ["a.png,p1,0,0", "b.png,p1,0,1", "c.png,p2,2,2", "d.png,p2,3,2", "e.png,p3,1,1"]
+    for row in rows:
+        pixels = rng.integers(0, 255, (SIZE, SIZE, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(clinic_dir / row.split(",")[0])
+    (clinic_dir / "labels.csv").write_text("image,patient_id,rater_1,rater_2\n" + "\n".join(rows))
+    out = tmp_path / "out"
+    argv = ["train", "--profile", "ci", "--trials", "1", "--data", str(tmp_path / "data")]
+    with pytest.warns(UserWarning, match=r"labels\.csv: 2 of 5 images have no consensus grade"):
+        assert cli.main([*argv, "--clinic", str(clinic_dir), "--out", str(out)]) == 0
+    assert (
+        "2 of 5 images have no consensus grade (raters 1 and 2 differ, no rater_3: 2): "
+        "listed in predictions.csv without a grade, not scored"
+    ) in capsys.readouterr().out
+    written = json.loads((out / "metrics.json").read_text())
+    assert (written["images"], written["scored"], written["unscored"]) == (5, 3, 2)
+    assert written["unscored_reason"] == {clinic.NO_THIRD_RATER: 2}
+    predictions = pd.read_csv(out / "predictions.csv", keep_default_na=False)
+    assert predictions["image"].tolist() == [r.split(",")[0] for r in rows]
+    unscored = predictions["image"].isin(["b.png", "d.png"])
+    assert (predictions.loc[unscored, "reference"] == "").all()
+    assert (predictions.loc[unscored, "reason"] == clinic.NO_THIRD_RATER).all()
+    assert (predictions.loc[~unscored, "reason"] == "").all()
+    assert predictions.loc[~unscored, "reference"].astype(int).tolist() == [0, 2, 1]
+    probs = predictions.filter(like="p_grade_").to_numpy(dtype=float)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    assert predictions["predicted"].tolist() == probs.argmax(axis=1).tolist()
+    scored = predictions[~unscored]
+    accuracy = (scored["reference"].astype(int) == scored["predicted"]).mean()
+    assert written["trials"][0]["test_accuracy"] == pytest.approx(accuracy)

@@ -413,14 +413,16 @@ def test_cli_train_writes_metrics_predictions_weights_and_figures(tmp_path):
     _clinic_folder(tmp_path / "clinic", images[:6], labels[:6])
     out = tmp_path / "out"
     argv = ["train", "--profile", "ci", "--data", str(tmp_path / "data"), "--out", str(out)]
-    assert cli.main([*argv, "--clinic", str(tmp_path / "clinic"), "--trials", "2"]) == 0
+    with pytest.warns(UserWarning, match="1 of 6 images have no consensus grade"):
+        assert cli.main([*argv, "--clinic", str(tmp_path / "clinic"), "--trials", "2"]) == 0
     metrics = files.read_json(out / "metrics.json")
     assert metrics["profile"] == "ci" and metrics["reference"] == "consensus"
     assert metrics["weights"] == "model=compact weights=none (random init)"
     assert len(metrics["trials"]) == 2 and 0 <= metrics["mean"]["test_accuracy"] <= 1
     predictions = pd.read_csv(out / "predictions.csv")
-    assert len(predictions) == 2 * 5  # img1 has no consensus (raters disagree, no third rater)
-    assert "img1.png" not in set(predictions["image"])
+    assert len(predictions) == 2 * 6  # img1 has no consensus: listed, not scored
+    unscored = predictions[predictions["image"] == "img1.png"]
+    assert unscored["reference"].isna().all() and unscored["reason"].notna().all()
     np.testing.assert_allclose(predictions.filter(like="p_grade_").sum(axis=1), 1.0, rtol=1e-5)
     assert [w["device"] for w in files.read_json(out / "weights.json")] == ["cpu", "cpu"]
     # Without --clinic the test set is the simulated clinical cohort, not artificial images.
@@ -451,3 +453,18 @@ def test_read_image_folder_errors_name_the_problem(tmp_path):
     (tmp_path / "b" / "grade_2" / "broken.png").write_bytes(b"not a png")
     with pytest.raises(ValueError, match=r"broken\.png: not a readable image"):
         read_image_folder(tmp_path / "b")
+
+
+def test_training_labels_must_hold_two_grades_and_a_missing_grade_is_named():
+    from synovis_lib.train import check_training_labels
+
+    with pytest.raises(ValueError, match=r"only grade 0 \(12 images\): a classifier needs"):
+        check_training_labels(np.zeros(12, dtype=np.int64))
+    with pytest.raises(ValueError, match="empty"):
+        check_training_labels(np.zeros(0, dtype=np.int64))
+    with pytest.raises(ValueError, match=r"grades 0..3, found \[0, 4\]"):
+        check_training_labels(np.array([0, 4]))
+    with pytest.warns(
+        UserWarning, match=r"no image of grade 2, 3 \(images per grade 0..3: \[2, 1, 0, 0\]\)"
+    ):
+        check_training_labels(np.array([0, 0, 1]))
