@@ -44,6 +44,8 @@ class CacheWarning(UserWarning):
 def cache_dir() -> Path:
     """The cache root (``$SYNOVIS_CACHE`` or ``~/.cache/synovis``), created on demand."""
     root = Path(os.environ.get(ENV_VAR) or Path.home() / ".cache" / "synovis").expanduser()
+    if root.exists() and not root.is_dir():
+        raise NotADirectoryError(f"the synovis cache {root} (${ENV_VAR}) is a file, not a folder")
     root.mkdir(parents=True, exist_ok=True)
     return root
 

@@ -117,6 +117,8 @@ def _existing_file(text: str) -> Path:
 SEED = _int_at_least(0)
 SIZE = _int_at_least(8, 2048)
 """Image sizes: 2048 px is far above the study's 224 and still fits in memory."""
+CLINIC_SIZE = _int_at_least(32, 2048)
+"""The simulator draws a screenshot's scale bars and text at 32 px or more."""
 COUNT = _int_at_least(1)
 
 
@@ -158,6 +160,8 @@ def _train(args: argparse.Namespace) -> int:
     from synovis_lib import imagefolder, pipeline, results
 
     _check_out(args.out, results.RUN_KIND)
+    if args.clinic_csv and not args.clinic:
+        raise ValueError("--clinic-csv needs --clinic, the folder its images are in")
     profile = get_profile(args.profile, **({"trials": args.trials} if args.trials else {}))
     print(profile.summary())
     train_set = imagefolder.read_image_folder(args.data, profile.image_size) if args.data else None
@@ -288,7 +292,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=_folder, help="folder to create")
     p.add_argument("--seed", type=SEED, default=0, help="random seed (default 0)")
     p.add_argument(
-        "--size", type=SIZE, default=INPUT_SIZE, help=f"image size in pixels (default {INPUT_SIZE})"
+        "--size",
+        type=CLINIC_SIZE,
+        default=INPUT_SIZE,
+        help=f"image size in pixels (default {INPUT_SIZE})",
     )
     p.add_argument(
         "--force",

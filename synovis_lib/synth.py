@@ -477,8 +477,11 @@ class Scene:
         }
 
     def to_json(self) -> str:
-        """The scene as JSON text (never NaN or Infinity: the fields are checked finite)."""
-        return json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
+        """The scene as JSON text, checked again first: a field changed behind the
+        dataclass's back (``object.__setattr__``) is named, never written as NaN."""
+        data = self.to_dict()
+        Scene.from_dict(data, source=f"scene {self.id!r}")
+        return json.dumps(data, indent=2, allow_nan=False) + "\n"
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "scene") -> Scene:

@@ -29,7 +29,10 @@ def test_help_does_not_import_the_domain_modules():
         (["generate", "--out", "x", "--seed", "-1"], "argument --seed: -1 is below the minimum 0"),
         (["generate", "--out", "x", "--seed", "one"], "argument --seed: 'one' is not a whole"),
         (["generate", "--out", "x", "--counts", "1", "2"], "argument --counts: expected 4"),
-        (["simulate-clinic", "--out", "x", "--size", "7"], "argument --size"),
+        (
+            ["simulate-clinic", "--out", "x", "--size", "16"],
+            "argument --size: 16 is below the minimum 32",
+        ),
         (["generate", "--out", "x", "--size", "100000"], "argument --size: 100000 is above"),
         (["train", "--out", "x", "--trials", "0"], "argument --trials: 0 is below the minimum 1"),
         (["train", "--out", "x", "--trials", "-1"], "argument --trials"),
@@ -100,3 +103,10 @@ def test_help_lists_every_command(capsys):
         "run-notebooks",
     ):
         assert command in text
+
+
+def test_clinic_csv_without_clinic_is_refused(tmp_path, capsys):
+    csv = tmp_path / "labels.csv"
+    csv.write_text("image,patient_id,rater_1,rater_2\n")
+    assert cli.main(["train", "--out", str(tmp_path / "run"), "--clinic-csv", str(csv)]) == 2
+    assert "--clinic-csv needs --clinic" in capsys.readouterr().err

@@ -371,3 +371,12 @@ def test_a_build_killed_while_saving_leaves_no_temporary_file_behind(tmp_path, m
 
     assert cached("thing", {"seed": 2}, lambda: [2], save, files.read_json, ".npz") == [2]
     assert sorted(p.name for p in entry.parent.iterdir()) == sorted([entry.name, other.name])
+
+
+def test_a_cache_folder_that_is_a_file_is_named(tmp_path, monkeypatch):
+    from synovis_lib.cache import cache_dir
+
+    (tmp_path / "cache").write_text("not a folder")
+    monkeypatch.setenv("SYNOVIS_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(NotADirectoryError, match=r"cache .*cache \(\$SYNOVIS_CACHE\) is a file"):
+        cache_dir()
