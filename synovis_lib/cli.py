@@ -95,9 +95,7 @@ def _check_out(out: Path, kind: str, replace: bool = True) -> None:
     """Refuse, before any work, an ``--out`` that the writer would refuse at the end."""
     from synovis_lib.files import check_output_folder
 
-    check_output_folder(out, kind)
-    if not replace and out.exists() and any(out.iterdir()):
-        raise FileExistsError(f"{out} already exists (use --force to replace it)")
+    check_output_folder(out, kind, replace=replace)
 
 
 def _existing_folder(text: str) -> Path:

@@ -129,8 +129,8 @@ def atomic_dir(path: str | os.PathLike, *, overwrite: bool = True) -> Iterator[P
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _leftovers(target: Path, kind: str) -> list[Path]:
-    return sorted(target.parent.glob(f".{glob.escape(target.name)}.{kind}*"))
+def _leftovers(target: Path, tag: str) -> list[Path]:
+    return sorted(target.parent.glob(f".{glob.escape(target.name)}.{tag}*"))
 
 
 def _recover(target: Path) -> list[Path]:
@@ -154,9 +154,9 @@ def _owner(folder: Path) -> str | None:
         return None
 
 
-def check_output_folder(path: str | os.PathLike, kind: str) -> Path:
-    """Raise unless ``path`` may take ``kind`` output: absent, an empty folder, or synovis's
-    own earlier ``kind`` output (its :data:`MARKER` says so).
+def check_output_folder(path: str | os.PathLike, kind: str, *, replace: bool = True) -> Path:
+    """Raise unless ``path`` may take ``kind`` output: absent, an empty folder, or (with
+    ``replace``) synovis's own earlier ``kind`` output (its :data:`MARKER` says so).
 
     ``FileExistsError`` names the folder, what it holds and what to do;
     ``NotADirectoryError`` if it is a file. The CLI calls this before any work.
@@ -170,6 +170,8 @@ def check_output_folder(path: str | os.PathLike, kind: str) -> Path:
     if not entries:
         return target
     owner = _owner(target)
+    if owner == kind and not replace:
+        raise FileExistsError(f"{target} already exists (use --force to replace it)")
     if owner == kind:
         return target
     if owner is not None:
@@ -238,9 +240,7 @@ def output_folder(path: str | os.PathLike, kind: str, *, replace: bool = True) -
     target = Path(path)
     with _folder_lock(target):
         _recover(target)
-        check_output_folder(target, kind)
-        if not replace and target.exists() and any(target.iterdir()):
-            raise FileExistsError(f"{target} already exists; pass --force to replace it")
+        check_output_folder(target, kind, replace=replace)
         with atomic_dir(target) as tmp:
             yield tmp
             _mark(tmp, kind)
