@@ -1316,6 +1316,21 @@ def rerender(row: Mapping[str, Any], size: int) -> np.ndarray:
     return rgb
 
 
+def synovium_masks(provenance: pd.DataFrame, size: int) -> np.ndarray:
+    """bool ``(N, size, size)``: the synovium of each provenance row's scene, rendered at
+    ``size``: what :func:`synovis_lib.augment.screen_like` never paints over. A row whose
+    scene cannot be rebuilt (a placebo copy, a redrawn scene, a user's image) gets an
+    all-True mask, so nothing is painted on that image at all."""
+    masks = np.ones((len(provenance), size, size), dtype=bool)
+    for k, (_, row) in enumerate(provenance.iterrows()):
+        try:
+            scene = variant_scene(row)
+        except (KeyError, ValueError, TypeError):
+            continue
+        masks[k] = render(scene, int(size)).synovium
+    return masks
+
+
 def modification_summary(provenance: pd.DataFrame) -> pd.DataFrame:
     """How often each layer received each kind of modification (rows: layers, columns: ops)."""
     records = [
