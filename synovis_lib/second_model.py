@@ -228,6 +228,12 @@ class Comparison:
             text = mean.map(lambda v: f"{v:.3f}") + " ± " + sd.map(lambda v: f"{v:.3f}")
         return text.T
 
+    def kappa_change(self) -> pd.Series:
+        """Per trial: the second model's kappa minus the first's (same trial, same seed)."""
+        kappa = self.per_trial.pivot(index="trial", columns="model", values="kappa")
+        first, second = self.per_trial["model"].unique()[:2]
+        return (kappa[second] - kappa[first]).rename(f"kappa {second} - {first}")
+
     def grade_table(self, trial: int | None = None) -> pd.DataFrame:
         """Per-grade accuracy, precision, recall, F1 and specificity of both models side by
         side, for one trial or (``None``) from the tables summed over trials."""

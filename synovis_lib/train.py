@@ -34,7 +34,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from synovis_lib.augment import augment_batch, doppler_boxes, sample_affine
+from synovis_lib import synth
+from synovis_lib.augment import augment_batch, doppler_boxes, sample_affine, screen_like
 from synovis_lib.config import resolve_device
 from synovis_lib.files import atomic_write
 from synovis_lib.grading import N_GRADES
@@ -83,7 +84,11 @@ class TrainingOptions:
     augment: bool = True
     """Random reflection, translation and scale (:func:`augment_batch`)."""
     freeze_backbone: bool = False
-    """Train only the new layer on cached backbone features (no augmentation then)."""
+    """Train only the new layer on cached backbone features (no affine augmentation then)."""
+    sim_to_real: bool = False
+    """Draw each training image as a scanner screenshot might show it
+    (:func:`synovis_lib.augment.screen_like`), anew for every mini-batch; with
+    ``freeze_backbone`` one drawing per epoch is cached. Not in the study."""
     image_size: int = INPUT_SIZE
     """Input size of the network (MATLAB's imageInputLayer: 224x224x3)."""
     seed: int = 0
@@ -110,6 +115,7 @@ class TrainingOptions:
             validation_frequency=profile.validation_frequency,
             head_lr_factor=profile.head_lr_factor,
             freeze_backbone=profile.freeze_backbone,
+            sim_to_real=profile.sim_to_real,
             image_size=profile.image_size,
             seed=trial_seed(profile.seed, trial),
             device=profile.device,
@@ -160,6 +166,7 @@ class TrainingOptions:
                 self.freeze_backbone,
             ),
             ("imageInputLayer size", "image_size", study.image_size, self.image_size),
+            ("(not in the study)", "sim_to_real", study.sim_to_real, self.sim_to_real),
         ]
         table = pd.DataFrame(rows, columns=["MATLAB", "ours", "study", "this run"])
         table["same"] = [
@@ -420,7 +427,11 @@ def _features(
 
 @dataclass
 class _Data:
-    """What the loop trains on: the module, its inputs and, for augmentation, Doppler boxes."""
+    """What the loop trains on: the module, its inputs and, for augmentation, Doppler boxes.
+
+    ``inputs`` is ``(N, ...)``, or ``(K, N, ...)`` for a frozen backbone with
+    sim-to-real (epoch ``e`` uses drawing ``e % K``); ``raw``/``synovium`` are the
+    uint8 images and masks :func:`screen_like` draws from per mini-batch."""
 
     module: nn.Module
     inputs: torch.Tensor
@@ -429,6 +440,27 @@ class _Data:
     augment: bool
     val_inputs: torch.Tensor | None
     val_labels: torch.Tensor | None
+    raw: np.ndarray | None = None
+    synovium: np.ndarray | None = None
+    per_epoch: bool = False
+    """``inputs`` holds one drawing per epoch, ``(K, N, ...)``."""
+
+    def batch(self, idx: torch.Tensor, epoch: int, rng: np.random.Generator) -> torch.Tensor:
+        """The inputs of one mini-batch (before the affine augmentation)."""
+        if self.raw is not None:
+            syn = None if self.synovium is None else self.synovium[idx.numpy()]
+            return preprocess(screen_like(self.raw[idx.numpy()], rng, syn), self.size)
+        if self.per_epoch:
+            return self.inputs[epoch % self.inputs.shape[0]][idx]
+        return self.inputs[idx]
+
+    @property
+    def size(self) -> int:
+        return int(self.inputs.shape[-1])
+
+    @property
+    def n(self) -> int:
+        return len(self.labels)
 
 
 def check_training_labels(labels: np.ndarray) -> None:
@@ -455,7 +487,9 @@ def check_training_labels(labels: np.ndarray) -> None:
         )
 
 
-def _prepare(model, images, labels, val_images, val_labels, options, device, progress) -> _Data:
+def _prepare(
+    model, images, labels, val_images, val_labels, options, device, progress, synovium
+) -> _Data:
     labels = np.asarray(labels, dtype=np.int64)
     if len(labels) != len(images):
         raise ValueError(f"{len(images)} images but {len(labels)} labels")
@@ -470,14 +504,31 @@ def _prepare(model, images, labels, val_images, val_labels, options, device, pro
         val_inputs=preprocess(val_images, options.image_size) if has_val else None,
         val_labels=torch.as_tensor(np.asarray(val_labels, dtype=np.int64)) if has_val else None,
     )
+    if options.sim_to_real and not options.freeze_backbone:
+        data.raw, data.synovium = images, synovium
     if options.freeze_backbone:
         for param in backbone_of(model).parameters():
             param.requires_grad_(False)
-        data.inputs = _features(model, data.inputs, 64, device, progress)
+        if options.sim_to_real:
+            data.inputs = torch.stack(
+                [
+                    _features(model, preprocess(drawn, options.image_size), 64, device, progress)
+                    for drawn in _drawings(images, synovium, options)
+                ]
+            )
+            data.per_epoch = True
+        else:
+            data.inputs = _features(model, data.inputs, 64, device, progress)
         if has_val:
             data.val_inputs = _features(model, data.val_inputs, 64, device, progress)
         data.module, data.augment = head_of(model), False
     return data
+
+
+def _drawings(images: np.ndarray, synovium: np.ndarray | None, options: TrainingOptions):
+    """One :func:`screen_like` drawing of the training set per epoch (frozen backbone)."""
+    for epoch in range(options.max_epochs):
+        yield screen_like(images, np.random.default_rng([options.seed, epoch]), synovium)
 
 
 @dataclass
@@ -550,6 +601,7 @@ def train(
     max_steps: int | None = None,
     callback: Callable[[int, History], bool | None] | None = None,
     progress: bool = True,
+    synovium: np.ndarray | None = None,
 ) -> History:
     """Train ``model`` in place on uint8 images ``(N, H, W, 3)`` and grades ``(N,)``.
 
@@ -563,18 +615,25 @@ def train(
     the end and when stopped early; with ``resume=True`` an existing checkpoint
     is continued and gives exactly the weights of an uninterrupted run.
     ``max_steps`` stops after that many iterations of this call;
-    ``callback(iteration, history)`` may return True to stop. Taught in notebook 05.
+    ``callback(iteration, history)`` may return True to stop. With
+    ``options.sim_to_real``, ``synovium`` (bool ``(N, H, W)``, e.g.
+    :func:`synovis_lib.synth.synovium_masks`) is what :func:`screen_like` never
+    paints over. Taught in notebook 05.
     """
     options = options or TrainingOptions()
     device = resolve_device(options.device)
     model.to(device)
     if device.type == "cuda":
         model.to(memory_format=torch.channels_last)
-    data = _prepare(model, images, labels, val_images, val_labels, options, device, progress)
+    prepared = time.perf_counter()
+    data = _prepare(
+        model, images, labels, val_images, val_labels, options, device, progress, synovium
+    )
+    prepared = time.perf_counter() - prepared
     optimizer = make_optimizer(model, options)
     fp16 = device.type == "cuda" and not torch.cuda.is_bf16_supported()
     scaler = torch.amp.GradScaler(device.type, enabled=fp16)
-    n, batch = len(data.inputs), options.mini_batch_size
+    n, batch = data.n, options.mini_batch_size
     per_epoch = iterations_per_epoch(n, batch, options.drop_last)
     total = per_epoch * options.max_epochs
     val_points = set()
@@ -589,6 +648,7 @@ def train(
     )
     if resume and checkpoint is not None and Path(checkpoint).exists():
         pos = _restore_state(checkpoint, model, optimizer, scaler, pos, options, device)
+    pos.history.seconds += prepared  # a frozen backbone's feature caching is training time
     start_iteration, started = pos.iteration, time.perf_counter()
     bar = tqdm(
         total=total,
@@ -604,7 +664,7 @@ def train(
         if position == 0 and reshuffle:
             pos.perm = torch.randperm(n, generator=pos.generator)
         idx = pos.perm[position * batch : (position + 1) * batch]
-        x = data.inputs[idx]
+        x = data.batch(idx, epoch, np.random.default_rng([options.seed, pos.iteration]))
         if data.augment:
             x = augment_batch(x, sample_affine(data.boxes[idx], pos.generator))
         x, y = _to_device(x, device), data.labels[idx].to(device)
@@ -748,8 +808,9 @@ def fit_profile(
 ) -> TrainedModel:
     """Build and train the profile's model for ``trial`` (no cache: see
     :func:`synovis_lib.pipeline.train_for`). ``train_set``/``val_set`` have ``.images``
-    uint8 ``(N, H, W, 3)`` and ``.labels``; ``val_set`` may be ``None``. With
-    ``checkpoint`` an interrupted run resumes (not for a frozen backbone: that run takes
+    uint8 ``(N, H, W, 3)`` and ``.labels`` (and, for sim-to-real, ``.provenance`` to find
+    each scene's synovium: without it nothing is painted that adds colour); ``val_set``
+    may be ``None``. With ``checkpoint`` an interrupted run resumes (not for a frozen backbone: that run takes
     seconds and its checkpoint is all of VGG-16). Taught in notebook 05."""
     options = TrainingOptions.from_profile(profile, trial)
     torch.manual_seed(options.seed)
@@ -766,11 +827,16 @@ def fit_profile(
         notes.append(
             "freeze_backbone ignored: the backbone has no pretrained weights, so all layers train."
         )
+    synovium = None
+    provenance = getattr(train_set, "provenance", None)
+    if options.sim_to_real and provenance is not None:
+        synovium = synth.synovium_masks(provenance, train_set.images.shape[1])
     history = train(
         model,
         train_set.images,
         train_set.labels,
         options,
+        synovium=synovium,
         val_images=None if val_set is None else val_set.images,
         val_labels=None if val_set is None else val_set.labels,
         checkpoint=None if options.freeze_backbone else checkpoint,

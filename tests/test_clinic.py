@@ -488,3 +488,16 @@ def test_train_lists_images_without_a_consensus_everywhere(tmp_path, capsys):
     scored = predictions[~unscored]
     accuracy = (scored["reference"].astype(int) == scored["predicted"]).mean()
     assert written["trials"][0]["test_accuracy"] == pytest.approx(accuracy)
+
+
+def test_simulated_cohort_knows_its_synovium_and_keeps_it_in_the_cache_file(cohort, tmp_path):
+    from synovis_lib.clinic import load_npz, save_npz
+
+    assert cohort.synovium.shape == cohort.images.shape[:3] and cohort.synovium.dtype == bool
+    share = cohort.synovium.mean(axis=(1, 2))
+    assert (share > 0.005).all() and (share < 0.5).all()  # a recess, never the whole screen
+    save_npz(cohort, tmp_path / "c.npz")
+    again = load_npz(tmp_path / "c.npz")
+    assert np.array_equal(again.synovium, cohort.synovium)
+    with pytest.raises(ValueError, match="synovium masks"):
+        type(cohort)(cohort.table, cohort.images, "x", synovium=cohort.synovium[:, :4])

@@ -196,7 +196,8 @@ def test_network_folds_reuse_the_fallback_of_the_first_fold(monkeypatch):
     record: list[str] = []
     labels, _ = study_like((6, 6, 6, 6))
     images = np.zeros((len(labels), 4, 4, 3), dtype=np.uint8)
-    quick = get_profile("quick", announce=False)
+    online = dict(backbone="vgg16", weights="imagenet", offline="fallback")
+    quick = get_profile("quick", announce=False, **online)
     result = cv.cross_validate(images, labels, cv.network_fit_predict(quick, 0, record), folds=3)
     assert seen[0][:2] == ("vgg16", "imagenet")
     assert all(s[:2] == ("compact", "none") for s in seen[1:])

@@ -94,3 +94,33 @@ def test_plot_gradcam_gallery():
     assert len(fig.axes[0].images) == 2 and not fig.axes[2].images
     with pytest.raises(ValueError, match="2 images but 1 heatmaps"):
         plot_gradcam(images, np.zeros((1, 40, 40)))
+
+
+def test_mass_inside_is_the_share_of_each_map_in_its_mask():
+    from synovis_lib.explain import mass_inside
+
+    maps = np.zeros((3, 4, 4))
+    maps[0, :2] = 1.0  # half the rows
+    maps[1, 0, 0] = 2.0
+    masks = np.zeros((3, 4, 4), bool)
+    masks[:, 0] = True
+    share = mass_inside(maps, masks)
+    np.testing.assert_allclose(share[:2], [0.5, 1.0])
+    assert np.isnan(share[2])  # an all-zero map has no mass to place
+    with pytest.raises(ValueError, match="differ in shape"):
+        mass_inside(maps, masks[:, :2])
+
+
+def test_synovium_share_needs_known_masks_and_the_table_reports_chance():
+    from types import SimpleNamespace
+
+    from synovis_lib.explain import synovium_share, synovium_table
+
+    cohort = SimpleNamespace(synovium=None, source="/data/mine")
+    with pytest.raises(ValueError, match="/data/mine has no synovium masks"):
+        synovium_share(None, cohort)
+    masks = np.zeros((2, 4, 4), bool)
+    masks[:, :1] = True
+    table = synovium_table({"a": np.array([0.2, 0.8])}, masks)
+    assert table.loc["a", "chance"] == pytest.approx(0.25)
+    assert table.loc["a", "images mostly inside"] == pytest.approx(0.5)

@@ -242,7 +242,9 @@ def test_going_online_retrains_instead_of_serving_the_cached_fallback(offline_hu
 
     from synovis_lib import get_profile, pipeline
 
-    quick = get_profile("quick", announce=False)
+    quick = get_profile(
+        "quick", announce=False, backbone="vgg16", weights="imagenet", offline="fallback"
+    )
     data = SimpleNamespace(images=torch.zeros(2, 8, 8, 3, dtype=torch.uint8).numpy(), labels=[0, 1])
     offline_key = pipeline.model_params(quick, 0, data, None)
     assert model_module.ensure_imagenet_weights() is None

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from synovis_lib import get_profile
+from synovis_lib import train as train_module
 from synovis_lib.augment import augment_batch, doppler_boxes, sample_affine
 from synovis_lib.cache import cache_dir
 from synovis_lib.model import (
@@ -238,9 +239,11 @@ def test_history_records_matlab_validation_points():
     assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 3
 
 
-def test_resume_after_interruption_gives_identical_weights(tmp_path):
+@pytest.mark.parametrize("sim_to_real", [False, True])
+def test_resume_after_interruption_gives_identical_weights(tmp_path, sim_to_real):
     images, labels = toy_images(32)
-    options = small_options(max_epochs=3, augment=True)  # 4 iterations per epoch, 12 in all
+    # 4 iterations per epoch, 12 in all; sim-to-real draws each batch from a seeded generator
+    options = small_options(max_epochs=3, augment=True, sim_to_real=sim_to_real)
     reference = compact()
     full = train(reference, images, labels, options, progress=False)
 
@@ -291,6 +294,28 @@ def test_frozen_backbone_trains_only_the_new_layer():
         torch.equal(before[k], after[k]) for k in before if not k.startswith("classifier.0.")
     )
     assert not torch.equal(before["classifier.0.0.weight"], after["classifier.0.0.weight"])
+
+
+def test_frozen_backbone_with_sim_to_real_sees_a_new_drawing_every_epoch(monkeypatch):
+    images, labels = toy_images(32)
+    seen = []
+    real = train_module._Data.batch
+
+    def spy(self, idx, epoch, rng):
+        x = real(self, idx, epoch, rng)
+        seen.append((epoch, self.per_epoch, tuple(self.inputs.shape), x.clone()))
+        return x
+
+    monkeypatch.setattr(train_module._Data, "batch", spy)
+    options = small_options(freeze_backbone=True, sim_to_real=True, max_epochs=2)
+    history = train(compact(), images, labels, options, progress=False)
+    assert history.seconds > 0
+    epochs = {e for e, *_ in seen}
+    assert epochs == {0, 1} and all(per_epoch for _, per_epoch, _, _ in seen)
+    assert seen[0][2][0] == 2  # one cached drawing per epoch: (K=2, N, features)
+    first = [x for e, _, _, x in seen if e == 0]
+    second = [x for e, _, _, x in seen if e == 1]
+    assert not torch.equal(torch.cat(first).sort(0).values, torch.cat(second).sort(0).values)
 
 
 def test_bad_training_input_is_named():
