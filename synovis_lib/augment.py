@@ -20,7 +20,9 @@ Taught in ``notebooks/05_vgg16_transfer_learning.ipynb``.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -174,11 +176,15 @@ TINTS = ((1.0, 1.0, 1.0), (1.0, 0.97, 0.90), (0.93, 0.97, 1.0))
 """Grey tints of B-mode screens (a tinted grey stays far below :data:`CHROMA_THRESHOLD`)."""
 
 
+_LUT_RG = ILLUSTRATION_LUT[:, :2].astype(np.float64).sum(axis=1)
+"""R + G of the illustration colour map: strictly increasing with the signal level."""
+
+
 def _levels(doppler_rgb: np.ndarray) -> np.ndarray:
-    """Signal level 0..1 of Doppler pixels: the nearest colour of the illustration map."""
-    lut = ILLUSTRATION_LUT.astype(np.float32)
-    d = ((doppler_rgb[:, None, :].astype(np.float32) - lut[None]) ** 2).sum(-1)
-    return d.argmin(1) / 255.0
+    """Signal level 0..1 of illustration Doppler pixels, read from R + G (which rises
+    monotonically along the illustration map, from dark red to yellow)."""
+    rg = doppler_rgb[:, :2].astype(np.float64).sum(axis=1)
+    return np.interp(rg, _LUT_RG, np.linspace(0.0, 1.0, len(_LUT_RG)))
 
 
 def _colour_map(name: str, level: np.ndarray) -> np.ndarray:
@@ -187,6 +193,7 @@ def _colour_map(name: str, level: np.ndarray) -> np.ndarray:
     return np.stack([np.interp(pos, np.arange(len(stops)), stops[:, c]) for c in range(3)], -1)
 
 
+@lru_cache(maxsize=256)
 def _area_matrix(n: int, size: int) -> np.ndarray:
     """``(size, n)`` weights of an area resize from ``n`` to ``size`` pixels along one axis."""
     edges = np.linspace(0, n, size + 1)
@@ -354,3 +361,43 @@ def plot_screen_like(
         axes[1, k].set_title("drawn as a screen", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+MAX_BANK = 50_000
+"""Drawings of at most this many images are memoised per Python session (64 px: ~3.7 GB
+at six copies would be too many; the bank is cleared when full)."""
+_BANK: dict[tuple, np.ndarray] = {}
+
+
+def drawings(
+    images: np.ndarray,
+    synovium: np.ndarray | None,
+    copies: int,
+    style: ScreenStyle = ScreenStyle(),
+) -> np.ndarray:
+    """``copies`` :func:`screen_like` drawings of every image, uint8 ``(N, copies, H, W, 3)``.
+
+    Each image's drawings come from a generator seeded by its own pixels (and
+    synovium), so an image gets the same drawings in every training set that
+    holds it: the three trials, the cross-validation folds and the second
+    model's set share them, and they are drawn once per Python session
+    (memoised), which keeps sim-to-real training about as fast as training
+    without it. Training uses drawing ``epoch % copies`` of an image in each epoch.
+    """
+    check_images(images)
+    if synovium is not None and synovium.shape != images.shape[:3]:
+        raise ValueError(f"synovium masks {synovium.shape} do not match images {images.shape}")
+    if len(_BANK) + len(images) > MAX_BANK:
+        _BANK.clear()
+    out = np.empty((len(images), copies, *images.shape[1:]), dtype=np.uint8)
+    for k, image in enumerate(images):
+        mask = None if synovium is None else synovium[k : k + 1].astype(bool)
+        digest = hashlib.blake2b(image.tobytes(), digest_size=8)
+        digest.update(b"-" if mask is None else mask.tobytes())
+        key = (digest.digest(), image.shape, copies, style)
+        if key not in _BANK:
+            rng = np.random.default_rng(int.from_bytes(key[0], "little"))
+            repeated = None if mask is None else np.repeat(mask, copies, axis=0)
+            _BANK[key] = screen_like(np.repeat(image[None], copies, axis=0), rng, repeated, style)
+        out[k] = _BANK[key]
+    return out

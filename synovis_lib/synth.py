@@ -1324,8 +1324,14 @@ def synovium_masks(provenance: pd.DataFrame, size: int) -> np.ndarray:
     masks = np.ones((len(provenance), size, size), dtype=bool)
     for k, (_, row) in enumerate(provenance.iterrows()):
         try:
-            scene = variant_scene(row)
-        except (KeyError, ValueError, TypeError):
+            modifications = json.loads(row["modifications"])
+        except (KeyError, TypeError, ValueError):  # no JSON: a placebo copy, a user's image
+            continue
+        if not isinstance(modifications, list):  # e.g. a redrawn scene's {"modelled_after": ...}
+            continue
+        try:
+            scene = apply_modifications(basic_scene(row["basic_scene"]), modifications)
+        except (KeyError, ValueError):
             continue
         masks[k] = render(scene, int(size)).synovium
     return masks

@@ -35,7 +35,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from synovis_lib import synth
-from synovis_lib.augment import augment_batch, doppler_boxes, sample_affine, screen_like
+from synovis_lib.augment import augment_batch, doppler_boxes, drawings, sample_affine
 from synovis_lib.config import resolve_device
 from synovis_lib.files import atomic_write
 from synovis_lib.grading import N_GRADES
@@ -50,6 +50,8 @@ from synovis_lib.model import (
 from synovis_lib.profiles import INPUT_SIZE, Profile
 
 SHUFFLE_MODES = ("every-epoch", "once", "never")
+SCREEN_COPIES = 6
+"""Sim-to-real drawings per training image (at most; fewer with fewer epochs)."""
 
 
 @dataclass(frozen=True)
@@ -87,8 +89,8 @@ class TrainingOptions:
     """Train only the new layer on cached backbone features (no affine augmentation then)."""
     sim_to_real: bool = False
     """Draw each training image as a scanner screenshot might show it
-    (:func:`synovis_lib.augment.screen_like`), anew for every mini-batch; with
-    ``freeze_backbone`` one drawing per epoch is cached. Not in the study."""
+    (:func:`synovis_lib.augment.drawings`: up to :data:`SCREEN_COPIES` drawings per
+    image, epoch ``e`` uses drawing ``e % copies``). Not in the study."""
     image_size: int = INPUT_SIZE
     """Input size of the network (MATLAB's imageInputLayer: 224x224x3)."""
     seed: int = 0
@@ -430,8 +432,8 @@ class _Data:
     """What the loop trains on: the module, its inputs and, for augmentation, Doppler boxes.
 
     ``inputs`` is ``(N, ...)``, or ``(K, N, ...)`` for a frozen backbone with
-    sim-to-real (epoch ``e`` uses drawing ``e % K``); ``raw``/``synovium`` are the
-    uint8 images and masks :func:`screen_like` draws from per mini-batch."""
+    sim-to-real (epoch ``e`` uses drawing ``e % K``); ``drawn`` holds the uint8
+    sim-to-real drawings ``(N, K, H, W, 3)`` a trained backbone reads per mini-batch."""
 
     module: nn.Module
     inputs: torch.Tensor
@@ -440,16 +442,15 @@ class _Data:
     augment: bool
     val_inputs: torch.Tensor | None
     val_labels: torch.Tensor | None
-    raw: np.ndarray | None = None
-    synovium: np.ndarray | None = None
+    drawn: np.ndarray | None = None
     per_epoch: bool = False
     """``inputs`` holds one drawing per epoch, ``(K, N, ...)``."""
 
-    def batch(self, idx: torch.Tensor, epoch: int, rng: np.random.Generator) -> torch.Tensor:
+    def batch(self, idx: torch.Tensor, epoch: int) -> torch.Tensor:
         """The inputs of one mini-batch (before the affine augmentation)."""
-        if self.raw is not None:
-            syn = None if self.synovium is None else self.synovium[idx.numpy()]
-            return preprocess(screen_like(self.raw[idx.numpy()], rng, syn), self.size)
+        if self.drawn is not None:
+            drawn = self.drawn[idx.numpy(), epoch % self.drawn.shape[1]]
+            return preprocess(drawn, self.size)
         if self.per_epoch:
             return self.inputs[epoch % self.inputs.shape[0]][idx]
         return self.inputs[idx]
@@ -504,16 +505,19 @@ def _prepare(
         val_inputs=preprocess(val_images, options.image_size) if has_val else None,
         val_labels=torch.as_tensor(np.asarray(val_labels, dtype=np.int64)) if has_val else None,
     )
-    if options.sim_to_real and not options.freeze_backbone:
-        data.raw, data.synovium = images, synovium
+    drawn = None
+    if options.sim_to_real:
+        drawn = drawings(images, synovium, min(options.max_epochs, SCREEN_COPIES))
     if options.freeze_backbone:
         for param in backbone_of(model).parameters():
             param.requires_grad_(False)
-        if options.sim_to_real:
+        if drawn is not None:
             data.inputs = torch.stack(
                 [
-                    _features(model, preprocess(drawn, options.image_size), 64, device, progress)
-                    for drawn in _drawings(images, synovium, options)
+                    _features(
+                        model, preprocess(drawn[:, k], options.image_size), 64, device, progress
+                    )
+                    for k in range(drawn.shape[1])
                 ]
             )
             data.per_epoch = True
@@ -522,13 +526,9 @@ def _prepare(
         if has_val:
             data.val_inputs = _features(model, data.val_inputs, 64, device, progress)
         data.module, data.augment = head_of(model), False
+    else:
+        data.drawn = drawn
     return data
-
-
-def _drawings(images: np.ndarray, synovium: np.ndarray | None, options: TrainingOptions):
-    """One :func:`screen_like` drawing of the training set per epoch (frozen backbone)."""
-    for epoch in range(options.max_epochs):
-        yield screen_like(images, np.random.default_rng([options.seed, epoch]), synovium)
 
 
 @dataclass
@@ -617,8 +617,8 @@ def train(
     ``max_steps`` stops after that many iterations of this call;
     ``callback(iteration, history)`` may return True to stop. With
     ``options.sim_to_real``, ``synovium`` (bool ``(N, H, W)``, e.g.
-    :func:`synovis_lib.synth.synovium_masks`) is what :func:`screen_like` never
-    paints over. Taught in notebook 05.
+    :func:`synovis_lib.synth.synovium_masks`) is what the drawings never paint over
+    (:func:`synovis_lib.augment.drawings`). Taught in notebook 05.
     """
     options = options or TrainingOptions()
     device = resolve_device(options.device)
@@ -664,7 +664,7 @@ def train(
         if position == 0 and reshuffle:
             pos.perm = torch.randperm(n, generator=pos.generator)
         idx = pos.perm[position * batch : (position + 1) * batch]
-        x = data.batch(idx, epoch, np.random.default_rng([options.seed, pos.iteration]))
+        x = data.batch(idx, epoch)
         if data.augment:
             x = augment_batch(x, sample_affine(data.boxes[idx], pos.generator))
         x, y = _to_device(x, device), data.labels[idx].to(device)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -111,16 +112,21 @@ def test_mass_inside_is_the_share_of_each_map_in_its_mask():
         mass_inside(maps, masks[:, :2])
 
 
-def test_synovium_share_needs_known_masks_and_the_table_reports_chance():
+def test_regions_are_the_synovium_where_known_and_the_screen_always():
     from types import SimpleNamespace
 
-    from synovis_lib.explain import synovium_share, synovium_table
+    from synovis_lib.explain import region_masks, shares_table
 
-    cohort = SimpleNamespace(synovium=None, source="/data/mine")
-    with pytest.raises(ValueError, match="/data/mine has no synovium masks"):
-        synovium_share(None, cohort)
-    masks = np.zeros((2, 4, 4), bool)
-    masks[:, :1] = True
-    table = synovium_table({"a": np.array([0.2, 0.8])}, masks)
-    assert table.loc["a", "chance"] == pytest.approx(0.25)
-    assert table.loc["a", "images mostly inside"] == pytest.approx(0.5)
+    images = np.zeros((2, 8, 8, 3), np.uint8)
+    images[:, 2:6, 1:7] = 120  # the picture; the rest is black screen
+    synovium = np.zeros((2, 8, 8), bool)
+    synovium[:, 3, 3] = True
+    theirs = region_masks(SimpleNamespace(images=images, synovium=None))
+    assert list(theirs) == ["screen"] and theirs["screen"].sum() == 2 * (64 - 24)
+    cohort = SimpleNamespace(images=images, synovium=synovium)
+    assert list(region_masks(cohort)) == ["synovium", "screen"]
+    shares = {"m": pd.DataFrame({"synovium": [0.2, 0.4], "screen": [0.5, 0.1]})}
+    table = shares_table(shares, cohort)
+    assert table.loc[("synovium", "m"), "mean share"] == pytest.approx(0.3)
+    assert table.loc[("screen", "m"), "chance"] == pytest.approx(40 / 64)
+    assert table.loc[("synovium", "m"), "chance"] == pytest.approx(1 / 64)

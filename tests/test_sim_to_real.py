@@ -92,5 +92,7 @@ def test_unrebuildable_rows_are_fully_protected(illustrations):
     ts, _ = illustrations
     provenance = ts.provenance.copy()
     provenance.loc[0, "modifications"] = "placebo copy of x"
-    masks = synth.synovium_masks(provenance.iloc[:2], 64)
-    assert masks[0].all() and not masks[1].all()
+    provenance.loc[1, "modifications"] = '{"modelled_after": "p001_img1.png"}'
+    provenance.loc[2, "basic_scene"] = "no-such-scene"
+    masks = synth.synovium_masks(provenance.iloc[:4], 64)
+    assert masks[:3].all() and not masks[3].all()

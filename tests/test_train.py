@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
+from synovis_lib import augment as augment_module
 from synovis_lib import get_profile
 from synovis_lib import train as train_module
 from synovis_lib.augment import augment_batch, doppler_boxes, sample_affine
@@ -296,26 +297,40 @@ def test_frozen_backbone_trains_only_the_new_layer():
     assert not torch.equal(before["classifier.0.0.weight"], after["classifier.0.0.weight"])
 
 
-def test_frozen_backbone_with_sim_to_real_sees_a_new_drawing_every_epoch(monkeypatch):
+@pytest.mark.parametrize("freeze", [False, True])
+def test_sim_to_real_uses_a_new_drawing_every_epoch(monkeypatch, freeze):
     images, labels = toy_images(32)
     seen = []
     real = train_module._Data.batch
 
-    def spy(self, idx, epoch, rng):
-        x = real(self, idx, epoch, rng)
-        seen.append((epoch, self.per_epoch, tuple(self.inputs.shape), x.clone()))
+    def spy(self, idx, epoch):
+        x = real(self, idx, epoch)
+        seen.append((epoch, idx.clone(), x.clone()))
         return x
 
     monkeypatch.setattr(train_module._Data, "batch", spy)
-    options = small_options(freeze_backbone=True, sim_to_real=True, max_epochs=2)
+    options = small_options(freeze_backbone=freeze, sim_to_real=True, max_epochs=2)
     history = train(compact(), images, labels, options, progress=False)
-    assert history.seconds > 0
-    epochs = {e for e, *_ in seen}
-    assert epochs == {0, 1} and all(per_epoch for _, per_epoch, _, _ in seen)
-    assert seen[0][2][0] == 2  # one cached drawing per epoch: (K=2, N, features)
-    first = [x for e, _, _, x in seen if e == 0]
-    second = [x for e, _, _, x in seen if e == 1]
-    assert not torch.equal(torch.cat(first).sort(0).values, torch.cat(second).sort(0).values)
+    assert history.seconds > 0 and {e for e, *_ in seen} == {0, 1}
+
+    def by_image(epoch):
+        rows = {}
+        for e, idx, x in seen:
+            if e == epoch:
+                rows.update({int(i): x[k] for k, i in enumerate(idx)})
+        return rows
+
+    first, second = by_image(0), by_image(1)
+    shared = sorted(set(first) & set(second))
+    assert shared and any(not torch.equal(first[i], second[i]) for i in shared)
+
+
+def test_drawings_depend_only_on_the_image():
+    images, _ = toy_images(6)
+    a = augment_module.drawings(images, None, 3)
+    b = augment_module.drawings(images[::-1].copy(), None, 3)[::-1]
+    assert a.shape == (6, 3, 32, 32, 3) and np.array_equal(a, b)
+    assert not np.array_equal(a[:, 0], a[:, 1])  # three different drawings of each image
 
 
 def test_bad_training_input_is_named():
