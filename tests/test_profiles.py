@@ -25,7 +25,11 @@ def test_default_is_quick_and_profiles_shrink(monkeypatch):
     ci, quick, paper = PROFILES["ci"], PROFILES["quick"], PROFILES["paper"]
     assert ci.n_train < quick.n_train <= paper.n_train
     assert ci.image_size <= quick.image_size <= paper.image_size
-    assert ci.offline == quick.offline == "fallback"
+    # ci and quick need no download, so they build the same model online and offline
+    for profile in (ci, quick):
+        assert profile.weights == "none" or profile.backbone == "efficientnet_lite0"
+        assert profile.offline == "raise"  # a fallback would change the model: never silently
+    assert paper.offline == "raise" and paper.backbone == "vgg16" and not paper.sim_to_real
 
 
 def test_unknown_profile_and_override_are_named(monkeypatch):
