@@ -9,6 +9,10 @@ figures with the per-notebook times (the runner's report) for the ci part.
 
     .venv/bin/python benchmarks/book_budget.py             # both
     .venv/bin/python benchmarks/book_budget.py --only ci   # the ci notebooks only
+    .venv/bin/python benchmarks/book_budget.py --only book --keep /tmp/quick-results
+
+``--keep`` copies the notebooks' metrics files (``*.metrics.json``) of the run
+there, so the figures of the timed build can be read afterwards.
 """
 
 from __future__ import annotations
@@ -34,7 +38,9 @@ def _env(cache: Path) -> dict[str, str]:
 
 
 def time_book(work: Path) -> float:
-    """Seconds to build the quick book from nothing (``jupyter-book build -W -n``)."""
+    """Seconds to build the quick book from nothing (``jupyter-book build -W -n``); the
+    pinned web assets are fetched first, as ``make book`` does (not timed)."""
+    subprocess.run(["bash", "tools/fetch_web_assets.sh"], cwd=ROOT, check=True)
     for name in SOURCES:
         source = ROOT / name
         if source.is_dir():
@@ -63,6 +69,7 @@ def time_ci(work: Path) -> tuple[float, dict[str, float]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", choices=sorted(BUDGETS))
+    parser.add_argument("--keep", type=Path, help="copy the metrics files of the run here")
     args = parser.parse_args(argv)
     over = False
     for part in [args.only] if args.only else sorted(BUDGETS):
@@ -71,6 +78,11 @@ def main(argv: list[str] | None = None) -> int:
                 seconds, detail = time_book(Path(tmp)), {}
             else:
                 seconds, detail = time_ci(Path(tmp))
+            if args.keep:
+                for metrics in Path(tmp).rglob("*.metrics.json"):
+                    target = args.keep / part / metrics.name
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(metrics, target)
         verdict = "within" if seconds <= BUDGETS[part] else "OVER"
         over |= seconds > BUDGETS[part]
         print(f"{part}: {seconds:.0f} s ({verdict} the budget of {BUDGETS[part]:.0f} s) {detail}")
