@@ -118,14 +118,20 @@ def candidate_table() -> pd.DataFrame:
     ).set_index("candidate")
 
 
+def _scored_part(profile: Profile, part: str, dev_fraction: float, seed: int):
+    """The cohort, the positions of one part (``"dev"`` or ``"held_out"``) of notebook
+    08's patient split that have a consensus, and those consensus grades."""
+    cohort = pipeline.cohort_for(profile)
+    rows = getattr(split_by_patient(cohort, dev_fraction, seed), part)
+    truth = cohort.table["consensus"].astype("Int64")
+    rows = rows[truth.iloc[rows].notna().to_numpy()]
+    return cohort, rows, truth.iloc[rows].to_numpy(dtype=int)
+
+
 def development_set(profile: Profile, dev_fraction: float = 0.5, seed: int = 0):
     """The cohort and the positions of its development patients that have a consensus:
     the only clinical images a choice of model may look at (notebook 08's split)."""
-    cohort = pipeline.cohort_for(profile)
-    split = split_by_patient(cohort, dev_fraction, seed)
-    truth = cohort.table["consensus"].astype("Int64")
-    dev = split.dev[truth.iloc[split.dev].notna().to_numpy()]
-    return cohort, dev, truth.iloc[dev].to_numpy(dtype=int)
+    return _scored_part(profile, "dev", dev_fraction, seed)
 
 
 def score(probs: np.ndarray, y: np.ndarray) -> dict[str, float]:
@@ -257,11 +263,7 @@ def plot_comparison(table: pd.DataFrame, ax=None):
 def held_out_result(profile: Profile, dev_fraction: float = 0.5, seed: int = 0) -> pd.DataFrame:
     """The profile's trained models scored once on the *held-out* patients (the part no
     choice looked at): one row per trial with kappa and grade-1 AUC. Taught in notebook 09."""
-    cohort = pipeline.cohort_for(profile)
-    split = split_by_patient(cohort, dev_fraction, seed)
-    truth = cohort.table["consensus"].astype("Int64")
-    held = split.held_out[truth.iloc[split.held_out].notna().to_numpy()]
-    y = truth.iloc[held].to_numpy(dtype=int)
+    cohort, held, y = _scored_part(profile, "held_out", dev_fraction, seed)
     rows = []
     for trial in range(profile.trials):
         trained = pipeline.train_for(profile, None, trial, progress=False)
