@@ -44,6 +44,9 @@ class Profile:
     epochs: int
     batch_size: int
     learning_rate: float
+    learn_rate_schedule: str
+    """``"none"`` (constant, the study) or ``"cosine"`` (falls to 0 over the run; chosen on
+    the development patients in notebook 09)."""
     trials: int
     """Independent training runs ("three trials of independent learning")."""
     folds: int
@@ -91,6 +94,7 @@ class Profile:
         return (
             f"profile={self.name} size={self.image_size}px images={self.n_train} "
             f"epochs={self.epochs} batch={self.batch_size} lr={self.learning_rate:g} "
+            f"schedule={self.learn_rate_schedule} "
             f"trials={self.trials} folds={self.folds} backbone={self.backbone} "
             f"weights={self.weights} freeze_backbone={self.freeze_backbone} "
             f"sim_to_real={self.sim_to_real} device={self.device}"
@@ -105,6 +109,7 @@ PROFILES: dict[str, Profile] = {
         epochs=1,
         batch_size=8,
         learning_rate=1e-3,
+        learn_rate_schedule="cosine",
         trials=1,
         folds=2,
         freeze_backbone=False,
@@ -122,7 +127,8 @@ PROFILES: dict[str, Profile] = {
         train_counts=PAPER_COUNTS,
         epochs=6,
         batch_size=32,
-        learning_rate=1e-3,
+        learning_rate=2e-3,
+        learn_rate_schedule="cosine",
         trials=3,
         folds=5,
         freeze_backbone=False,
@@ -132,9 +138,9 @@ PROFILES: dict[str, Profile] = {
         offline="raise",
         fallback_backbone="compact",
         validation_frequency=30,
-        notes="A CPU laptop runs the whole book in minutes. The network was chosen by "
-        "measurement on the development patients (notebook 09): the same model online "
-        "and offline, since it needs no download.",
+        notes="A CPU laptop runs the whole book in minutes. The network, its learning rate "
+        "and schedule were chosen by measurement on the development patients (notebook 09, "
+        "CONTRIBUTING.md): the same model online and offline, since it needs no download.",
     ),
     "paper": Profile(
         name="paper",
@@ -143,6 +149,7 @@ PROFILES: dict[str, Profile] = {
         epochs=11,
         batch_size=32,
         learning_rate=1e-4,
+        learn_rate_schedule="none",
         trials=3,
         folds=5,
         freeze_backbone=False,

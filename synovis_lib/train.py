@@ -50,6 +50,7 @@ from synovis_lib.model import (
 from synovis_lib.profiles import INPUT_SIZE, Profile
 
 SHUFFLE_MODES = ("every-epoch", "once", "never")
+SCHEDULES = ("none", "cosine")
 SCREEN_COPIES = 6
 """Sim-to-real drawings per training image (at most; fewer with fewer epochs)."""
 
@@ -87,6 +88,9 @@ class TrainingOptions:
     """Random reflection, translation and scale (:func:`augment_batch`)."""
     freeze_backbone: bool = False
     """Train only the new layer on cached backbone features (no affine augmentation then)."""
+    learn_rate_schedule: str = "none"
+    """(LearnRateSchedule) ``"none"`` (the study: constant) or ``"cosine"``: every group's
+    rate falls from its initial value to 0 along half a cosine over all iterations."""
     sim_to_real: bool = False
     """Draw each training image as a scanner screenshot might show it
     (:func:`synovis_lib.augment.drawings`: up to :data:`SCREEN_COPIES` drawings per
@@ -99,6 +103,10 @@ class TrainingOptions:
     def __post_init__(self) -> None:
         if self.solver != "sgdm":
             raise ValueError(f"solver {self.solver!r} is not supported; the study used 'sgdm'")
+        if self.learn_rate_schedule not in SCHEDULES:
+            raise ValueError(
+                f"learn_rate_schedule must be one of {SCHEDULES}, not {self.learn_rate_schedule!r}"
+            )
         if self.shuffle not in SHUFFLE_MODES:
             raise ValueError(f"shuffle must be one of {SHUFFLE_MODES}, not {self.shuffle!r}")
         for name in ("max_epochs", "mini_batch_size", "validation_frequency", "image_size"):
@@ -111,6 +119,7 @@ class TrainingOptions:
         values = dict(
             momentum=profile.momentum,
             initial_learn_rate=profile.learning_rate,
+            learn_rate_schedule=profile.learn_rate_schedule,
             max_epochs=profile.epochs,
             mini_batch_size=profile.batch_size,
             l2_regularization=profile.weight_decay,
@@ -136,6 +145,12 @@ class TrainingOptions:
                 "initial_learn_rate",
                 study.initial_learn_rate,
                 self.initial_learn_rate,
+            ),
+            (
+                "LearnRateSchedule",
+                "learn_rate_schedule",
+                study.learn_rate_schedule,
+                self.learn_rate_schedule,
             ),
             ("MaxEpochs", "max_epochs", study.max_epochs, self.max_epochs),
             ("MiniBatchSize", "mini_batch_size", study.mini_batch_size, self.mini_batch_size),
@@ -242,11 +257,33 @@ def make_optimizer(model: nn.Module, options: TrainingOptions) -> torch.optim.SG
         "new layer biases": (base * options.head_lr_factor, decay * options.bias_l2_factor),
     }
     param_groups = [
-        {"params": params, "name": key, "lr": settings[key][0], "weight_decay": settings[key][1]}
+        {
+            "params": params,
+            "name": key,
+            "lr": settings[key][0],
+            "initial_lr": settings[key][0],
+            "weight_decay": settings[key][1],
+        }
         for key, params in groups.items()
         if params
     ]
     return torch.optim.SGD(param_groups, lr=base, momentum=options.momentum)
+
+
+def learn_rate_factor(options: TrainingOptions, iteration: int, total: int) -> float:
+    """The fraction of its initial rate every group trains at in iteration ``iteration``
+    (0-based) of ``total``: 1 throughout for ``"none"``, ``(1 + cos(pi * i / total)) / 2``
+    for ``"cosine"``."""
+    if options.learn_rate_schedule == "none":
+        return 1.0
+    return 0.5 * (1.0 + math.cos(math.pi * iteration / total))
+
+
+def _set_learn_rate(optimizer, options: TrainingOptions, iteration: int, total: int) -> float:
+    factor = learn_rate_factor(options, iteration, total)
+    for group in optimizer.param_groups:
+        group["lr"] = group["initial_lr"] * factor
+    return factor
 
 
 def parameter_table(model: nn.Module, optimizer: torch.optim.Optimizer) -> pd.DataFrame:
@@ -286,6 +323,8 @@ class History:
     epoch: list[int] = field(default_factory=list)
     loss: list[float] = field(default_factory=list)
     accuracy: list[float] = field(default_factory=list)
+    learn_rate: list[float] = field(default_factory=list)
+    """The base rate of each iteration (MATLAB's ``BaseLearnRate``)."""
     val_iteration: list[int] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     val_accuracy: list[float] = field(default_factory=list)
@@ -576,11 +615,14 @@ def _restore_state(path, model, optimizer, scaler, pos: _Position, options, devi
     )
 
 
-def _record(history: History, data: _Data, iteration, epoch, loss, correct, val_points, device):
+def _record(
+    history: History, data: _Data, iteration, epoch, loss, correct, rate, val_points, device
+):
     history.iteration.append(iteration)
     history.epoch.append(epoch)
     history.loss.append(loss)
     history.accuracy.append(correct)
+    history.learn_rate.append(rate)
     if iteration in val_points:
         val_loss, val_acc = _evaluate(data.module, data.val_inputs, data.val_labels, 64, device)
         history.val_iteration.append(iteration)
@@ -668,6 +710,9 @@ def train(
         if data.augment:
             x = augment_batch(x, sample_affine(data.boxes[idx], pos.generator))
         x, y = _to_device(x, device), data.labels[idx].to(device)
+        rate = options.initial_learn_rate * _set_learn_rate(
+            optimizer, options, pos.iteration, total
+        )
         data.module.train()
         with _autocast(device):
             logits = data.module(x).float()
@@ -685,6 +730,7 @@ def train(
             epoch + 1,
             float(loss.detach()),
             correct,
+            rate,
             val_points,
             device,
         )

@@ -12,6 +12,7 @@ def test_paper_profile_is_the_study(monkeypatch):
     assert p.train_counts == (212, 236, 222, 200) == PAPER_COUNTS
     assert p.n_train == 870
     assert (p.epochs, p.batch_size, p.learning_rate) == (11, 32, 1e-4)
+    assert p.learn_rate_schedule == "none"  # the study set no LearnRateSchedule
     assert (p.trials, p.folds, p.validation_frequency) == (3, 5, 30)
     assert (p.momentum, p.weight_decay, p.head_lr_factor, p.dropout) == (0.9, 1e-4, 10.0, 0.3)
     assert p.backbone == "vgg16" and p.weights == "imagenet"
@@ -29,6 +30,7 @@ def test_default_is_quick_and_profiles_shrink(monkeypatch):
     for profile in (ci, quick):
         assert profile.weights == "none" or profile.backbone == "efficientnet_lite0"
         assert profile.offline == "raise"  # a fallback would change the model: never silently
+        assert profile.learn_rate_schedule == "cosine" and profile.sim_to_real
     assert paper.offline == "raise" and paper.backbone == "vgg16" and not paper.sim_to_real
 
 

@@ -28,6 +28,7 @@ from synovis_lib.train import (
     History,
     TrainingOptions,
     iterations_per_epoch,
+    learn_rate_factor,
     load_checkpoint,
     make_optimizer,
     parameter_table,
@@ -108,6 +109,31 @@ def test_default_options_are_the_study_and_profiles_map_onto_them():
         TrainingOptions(shuffle="sometimes")
     with pytest.raises(ValueError, match="solver"):
         TrainingOptions(solver="adam")
+    with pytest.raises(ValueError, match="learn_rate_schedule"):
+        TrainingOptions(learn_rate_schedule="step")
+    quick = TrainingOptions.from_profile(get_profile("quick", announce=False))
+    assert quick.learn_rate_schedule == "cosine" and study.learn_rate_schedule == "none"
+
+
+def test_cosine_schedule_falls_to_zero_every_group_alike():
+    options = small_options(max_epochs=3, learn_rate_schedule="cosine")
+    assert learn_rate_factor(options, 0, 12) == 1.0
+    assert learn_rate_factor(options, 6, 12) == pytest.approx(0.5)
+    assert learn_rate_factor(options, 11, 12) == pytest.approx((1 + np.cos(np.pi * 11 / 12)) / 2)
+    assert {learn_rate_factor(small_options(), k, 12) for k in range(12)} == {1.0}
+    images, labels = toy_images(32)
+    model = compact()
+    history = train(model, images, labels, options, progress=False)
+    rates = np.array(history.learn_rate)
+    assert len(rates) == 12 and rates[0] == options.initial_learn_rate
+    assert np.all(np.diff(rates) < 0) and rates[-1] < 0.02 * rates[0]
+    constant = train(compact(), images, labels, small_options(max_epochs=3), progress=False)
+    assert set(constant.learn_rate) == {small_options().initial_learn_rate}
+    optimizer = make_optimizer(model, options)
+    train_module._set_learn_rate(optimizer, options, 6, 12)
+    rates = {g["name"]: g["lr"] for g in optimizer.param_groups}
+    assert rates["new layer"] == pytest.approx(10 * rates["backbone"])
+    assert rates["backbone"] == pytest.approx(0.5 * options.initial_learn_rate)
 
 
 def test_new_layer_gets_exactly_ten_times_the_rate_for_weights_and_biases():
@@ -240,11 +266,13 @@ def test_history_records_matlab_validation_points():
     assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 3
 
 
-@pytest.mark.parametrize("sim_to_real", [False, True])
-def test_resume_after_interruption_gives_identical_weights(tmp_path, sim_to_real):
+@pytest.mark.parametrize(("sim_to_real", "schedule"), [(False, "none"), (True, "cosine")])
+def test_resume_after_interruption_gives_identical_weights(tmp_path, sim_to_real, schedule):
     images, labels = toy_images(32)
     # 4 iterations per epoch, 12 in all; sim-to-real draws each batch from a seeded generator
-    options = small_options(max_epochs=3, augment=True, sim_to_real=sim_to_real)
+    options = small_options(
+        max_epochs=3, augment=True, sim_to_real=sim_to_real, learn_rate_schedule=schedule
+    )
     reference = compact()
     full = train(reference, images, labels, options, progress=False)
 
@@ -259,6 +287,7 @@ def test_resume_after_interruption_gives_identical_weights(tmp_path, sim_to_real
     resumed = compact(seed=123)  # different init: everything must come from the checkpoint
     history = train(resumed, images, labels, options, checkpoint=ckpt, resume=True, progress=False)
     assert history.iteration == full.iteration and history.loss == full.loss
+    assert history.learn_rate == full.learn_rate
     for (name, a), b in zip(
         reference.state_dict().items(), resumed.state_dict().values(), strict=True
     ):
