@@ -57,6 +57,17 @@ CANDIDATES: tuple[Candidate, ...] = (
         dict(backbone="compact", weights="none", freeze_backbone=False),
     ),
     Candidate(
+        "compact-constant",
+        "compact CNN, from scratch, constant rate 1e-3 (no schedule, as in the study)",
+        dict(
+            backbone="compact",
+            weights="none",
+            freeze_backbone=False,
+            learning_rate=1e-3,
+            learn_rate_schedule="none",
+        ),
+    ),
+    Candidate(
         "lite0-frozen",
         "EfficientNet-Lite0 ImageNet, frozen (head only)",
         dict(backbone="efficientnet_lite0", weights="imagenet", freeze_backbone=True),
@@ -101,7 +112,7 @@ def available(names: Sequence[str] | None = None) -> list[Candidate]:
 
 def profile_candidate(profile: Profile) -> str:
     """The name of the candidate a profile trains (``""`` if it is none of them)."""
-    for c in CANDIDATES:
+    for c in sorted(CANDIDATES, key=lambda c: -len(c.overrides)):  # the most specific first
         if all(getattr(profile, k) == v for k, v in c.overrides.items()):
             return c.name
     return ""
@@ -110,12 +121,13 @@ def profile_candidate(profile: Profile) -> str:
 def candidate_table() -> pd.DataFrame:
     """The candidates, what each changes in a profile, and whether it can run here."""
     here = {c.name for c in available()}
-    return pd.DataFrame(
+    table = pd.DataFrame(
         [
             {"candidate": c.name, "network": c.label, **c.overrides, "runs here": c.name in here}
             for c in CANDIDATES
         ]
     ).set_index("candidate")
+    return table.astype(object).where(table.notna(), "as the profile")
 
 
 def _scored_part(profile: Profile, part: str, dev_fraction: float, seed: int):

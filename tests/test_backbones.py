@@ -80,12 +80,18 @@ def test_the_quick_profile_trains_the_recorded_winner():
     summary = backbones.summarise(recorded)
     quick = get_profile("quick", announce=False)
     assert backbones.best(summary) == backbones.profile_candidate(quick)
-    assert set(recorded.groupby("candidate")["trial"].count()) == {3}
-    assert {"compact", "lite0-frozen", "lite0-finetuned", "vgg16-random"} <= set(
-        recorded["candidate"]
-    )
+    trials = set(recorded.groupby("candidate")["trial"].count())
+    assert len(trials) == 1 and min(trials) >= 6  # stability needs more than three seeds
+    assert {
+        "compact",
+        "compact-constant",
+        "lite0-frozen",
+        "lite0-finetuned",
+        "vgg16-random",
+    } <= set(recorded["candidate"])
     assert "development patients" in provenance["scored_on"]
-    assert provenance["profile"].startswith("profile=quick")
+    # recorded with today's quick profile: a change of recipe must re-record the comparison
+    assert provenance["profile"] == quick.summary()
 
 
 def test_the_comparison_scores_development_patients_only():
