@@ -18,7 +18,9 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# The notebook cache knows only the notebooks' code: when the library or
+# tools/build_book.py executes the notebooks with synovis' runner (two at once) into
+# _build/executed and renders them with Jupyter Book into _build/html.
+# The runner's manifest knows only the notebooks' code: when the library or
 # $SYNOVIS_PROFILE changes, the outputs it made are stale, so the whole build is
 # thrown away and made again.
 LIBHASH = $(shell (echo "profile=$(SYNOVIS_PROFILE)"; cat pyproject.toml $(sort $(wildcard synovis_lib/*.py synovis_lib/data/*.json synovis_lib/data/scenes/*.json))) | sha256sum | cut -c1-16)
@@ -27,9 +29,8 @@ book: venv
 	bash tools/fetch_web_assets.sh
 	@if [ -d _build ] && [ "$$(cat _build/.synovis_lib_hash 2>/dev/null)" != "$(LIBHASH)" ]; then \
 		echo "synovis_lib changed since the last build: rebuilding the book from scratch"; rm -rf _build; fi
-	$(BIN)/jupyter-book build . -W -n --keep-going
+	$(BIN)/python tools/build_book.py
 	echo $(LIBHASH) > _build/.synovis_lib_hash
-	@echo "The book is in _build/html/index.html"
 
 test: venv
 	bash tools/fetch_web_assets.sh

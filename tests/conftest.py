@@ -38,10 +38,10 @@ def executed_notebooks(tmp_path_factory):
     notebooks.
     """
     from synovis_lib.runner import run_notebooks
-    from tests.notebooks import NOTEBOOK_DIR
+    from tests.notebooks import JOBS, NOTEBOOK_DIR
 
     out_dir = tmp_path_factory.mktemp("executed")
-    report = run_notebooks(NOTEBOOK_DIR, out_dir, profile="ci", progress=False)
+    report = run_notebooks(NOTEBOOK_DIR, out_dir, profile="ci", jobs=JOBS, progress=False)
     for outcome in report.outcomes:
         print(f"{outcome.notebook}: {outcome.status} in {outcome.seconds:.1f} s")
     return {
@@ -52,35 +52,23 @@ def executed_notebooks(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def built_book(executed_notebooks, tmp_path_factory):
-    """The book built with ``-W`` from the ci-profile notebook outputs (no re-execution).
+    """The book built with ``-W`` from the ci-profile notebook outputs (no re-execution),
+    staged and built as ``make book`` does (``tools/build_book.py``).
 
     Returns ``(html_dir, completed_process)``. The sources are copied to a
     temporary folder so the repository's ``_build`` (the quick-profile book)
     is never touched.
     """
-    import shutil
-    import subprocess
-    import sys
+    import importlib.util
     from pathlib import Path
-
-    import yaml
 
     from tests.notebooks import ROOT
 
-    src = tmp_path_factory.mktemp("booksrc")
-    for name in ("_config.yml", "_toc.yml"):
-        shutil.copy(ROOT / name, src / name)
-    shutil.copytree(ROOT / "book", src / "book")
-    (src / "notebooks").mkdir()
-    for stem, (out, _error) in executed_notebooks.items():
-        shutil.copy(out, src / "notebooks" / f"{stem}.ipynb")
-    config = yaml.safe_load((src / "_config.yml").read_text())
-    config["execute"]["execute_notebooks"] = "off"
-    (src / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
-    jb = Path(sys.executable).with_name("jupyter-book")
-    proc = subprocess.run(
-        [str(jb), "build", str(src), "-W", "-n", "--keep-going"],
-        capture_output=True,
-        text=True,
-    )
-    return src / "_build" / "html", proc
+    spec = importlib.util.spec_from_file_location("build_book", ROOT / "tools" / "build_book.py")
+    build_book = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build_book)
+    executed = {stem: Path(out) for stem, (out, _error) in executed_notebooks.items()}
+    work = tmp_path_factory.mktemp("book")
+    src = build_book.stage(ROOT, executed, work / "source")
+    proc = build_book.jupyter_book(src, work)
+    return work / "_build" / "html", proc

@@ -11,6 +11,9 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+JOBS = 2
+"""Notebooks executed at once by the test suite (``synovis run-notebooks --jobs``), as
+``benchmarks/book_budget.py`` times them: one kernel starts while the other computes."""
 
 
 def read(path: Path) -> nbformat.NotebookNode:

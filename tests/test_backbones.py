@@ -36,6 +36,18 @@ def test_summary_is_mean_and_sample_sd_best_first():
     assert summary.loc[0, "kappa_mean"] == pytest.approx(0.7)
     assert summary.loc[0, "kappa_sd"] == pytest.approx(np.std([0.6, 0.6, 0.9], ddof=1))
     assert summary.loc[1, "trials"] == 2
+    assert (summary.loc[0, "kappa_min"], summary.loc[0, "kappa_max"]) == (0.6, 0.9)
+
+
+def test_schedule_effect_quotes_both_ranges():
+    summary = backbones.summarise(
+        _table([("compact", [0.6, 0.7], 0.8, 10), ("compact-constant", [0.01, 0.7], 0.8, 10)])
+    )
+    text = backbones.schedule_effect(summary)
+    assert "constant learning rate its development kappa ranged from 0.01 to 0.70" in text
+    assert "schedule from 0.60 to 0.70 (sd 0.07) over 2 seeds" in text
+    assert text.endswith("artificial images: 0.80 and 0.80.")
+    assert backbones.schedule_effect(summary[summary["candidate"] == "compact"]) == ""
 
 
 def test_best_prefers_the_fastest_within_one_sd():

@@ -46,10 +46,12 @@ def test_one_seed_governs_every_notebook(executed_notebooks, tmp_path_factory):
     """`-p SEED 1` reaches every notebook: each records seed 1, all notebooks agree on each
     data set's fingerprint, and the data differ from the default run's (seed 0)."""
     from synovis_lib.runner import run_notebooks
-    from tests.notebooks import NOTEBOOK_DIR
+    from tests.notebooks import JOBS, NOTEBOOK_DIR
 
     out = tmp_path_factory.mktemp("seed1")
-    report = run_notebooks(NOTEBOOK_DIR, out, profile="ci", parameters={"SEED": 1}, progress=False)
+    report = run_notebooks(
+        NOTEBOOK_DIR, out, profile="ci", parameters={"SEED": 1}, jobs=JOBS, progress=False
+    )
     assert not report.failed, [str(o.failure) for o in report.failed]
     seeded = _metrics_of(out / "results")
     default_dir = next(iter(executed_notebooks.values()))[0].parent / "results"
