@@ -379,7 +379,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=_folder, default=None, help="output folder (default: runs/<profile>)"
     )
     p.add_argument("--only", default=None, help="comma-separated notebook numbers, e.g. 05,06")
-    p.add_argument("--jobs", type=COUNT, default=1, help="notebooks executed at once (default 1)")
+    p.add_argument(
+        "--jobs",
+        type=COUNT,
+        default=1,
+        help="notebooks executed at once (default 1); each kernel then gets its share of the CPUs",
+    )
     p.add_argument(
         "-p",
         "--parameter",

@@ -31,7 +31,9 @@ folder then holds:
 
 With ``--jobs N`` up to N notebooks execute at once, each in its own process
 (the notebooks are independent: each rebuilds what it needs through
-:mod:`synovis_lib.cache`). Whatever order they finish in, the summary, the
+:mod:`synovis_lib.cache`), and each kernel's numerical libraries get their share
+of the CPUs (:func:`threads_per_job`) unless ``OMP_NUM_THREADS`` and its kin are
+already set. Whatever order they finish in, the summary, the
 manifest and the results table list notebooks by number.
 
 Taught in the README ("Profiles, and running the notebooks in batch").
@@ -50,7 +52,7 @@ import time
 import traceback
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -119,6 +121,8 @@ class Task:
     cwd: Path
     kernel: str = "python3"
     timeout: float | None = None
+    threads: int | None = None
+    """CPU threads for the kernel's numerical libraries (``None``: their own default)."""
 
     @property
     def name(self) -> str:
@@ -288,10 +292,27 @@ def _failure_from(error: BaseException, partial: Path) -> Failure:
     )
 
 
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+"""What torch, NumPy and SciPy read for their thread pools when a kernel starts."""
+
+
+def threads_per_job(jobs: int) -> int:
+    """The CPUs this process may use, shared among ``jobs`` notebooks at once (at least 1).
+
+    Each kernel's torch would otherwise start one thread per CPU, so two notebooks
+    on two cores run four busy threads that take turns; measured with
+    ``benchmarks/book_budget.py``.
+    """
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, (cpus or 1) // jobs)
+
+
 def execute(task: Task) -> Outcome:
     """Execute one notebook: into a temporary file, renamed into place only on success.
 
-    On failure the partial notebook is kept as ``NN_name.failed.ipynb`` and the
+    With ``task.threads`` the kernel starts with that many threads in each of
+    :data:`THREAD_VARIABLES` that the environment does not already set (so call it in a
+    worker process: it changes ``os.environ``). On failure the partial notebook is kept as ``NN_name.failed.ipynb`` and the
     error (cell, name, message, traceback) is appended to the log.
     """
     import papermill as pm
@@ -299,6 +320,9 @@ def execute(task: Task) -> Outcome:
     task.log.parent.mkdir(parents=True, exist_ok=True)
     task.output.parent.mkdir(parents=True, exist_ok=True)
     task.partial.unlink(missing_ok=True)
+    if task.threads is not None:
+        for name in THREAD_VARIABLES:
+            os.environ.setdefault(name, str(task.threads))
     start = time.perf_counter()
     with task.log.open("w", encoding="utf-8") as log:
         log.write(f"# {task.source} -> {task.output}\n# parameters: {task.parameters}\n")
@@ -551,9 +575,11 @@ def _run(
             bar.update()
     else:
         spawn = multiprocessing.get_context("spawn")
+        threads = threads_per_job(jobs)
         with ProcessPoolExecutor(max_workers=jobs, mp_context=spawn) as pool:
             futures: dict[Future[Outcome], str] = {
-                pool.submit(execute, task): digest for task, digest in tasks
+                pool.submit(execute, replace(task, threads=threads)): digest
+                for task, digest in tasks
             }
             for future in as_completed(futures):
                 outcome = future.result()
@@ -581,5 +607,6 @@ __all__ = [
     "run_hash",
     "run_notebooks",
     "status_table",
+    "threads_per_job",
     "write_results",
 ]

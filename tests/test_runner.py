@@ -240,6 +240,38 @@ def test_parallel_jobs_report_in_number_order(course: Path, tmp_path: Path):
     ]
 
 
+def test_parallel_kernels_share_the_cpus_unless_threads_are_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    seen = tmp_path / "threads"
+    for name in ("01_a", "02_b"):
+        make_notebook(
+            folder / f"{name}.ipynb",
+            "import os\n"
+            f"with open({str(seen)!r}, 'a') as f:\n"
+            "    f.write(os.environ.get('OMP_NUM_THREADS', 'unset') + '\\n')",
+        )
+    cpus = runner.threads_per_job(1)
+    for name in runner.THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(runner.os, "sched_getaffinity", lambda pid: set(range(6)), raising=False)
+    assert runner.threads_per_job(2) == 3 and runner.threads_per_job(8) == 1
+    run(folder, tmp_path / "one", jobs=1)
+    assert seen.read_text().split() == ["unset", "unset"]  # one at a time: the library's default
+    seen.unlink()
+    monkeypatch.undo()
+    for name in runner.THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    run(folder, tmp_path / "two", jobs=2)
+    assert seen.read_text().split() == [str(max(1, cpus // 2))] * 2
+    seen.unlink()
+    monkeypatch.setenv("OMP_NUM_THREADS", "5")  # the user's choice stands
+    run(folder, tmp_path / "three", jobs=2)
+    assert seen.read_text().split() == ["5", "5"]
+
+
 def test_cli_exit_codes_and_summary(course: Path, tmp_path: Path, capsys):
     out = tmp_path / "cli"
     trace = tmp_path / "cli.trace"
