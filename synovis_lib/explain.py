@@ -156,6 +156,27 @@ def shares_table(shares: dict[str, pd.DataFrame], cohort) -> pd.DataFrame:
     )
 
 
+def shares_verdict(table: pd.DataFrame, before: str, after: str, tolerance: float = 0.1) -> str:
+    """Sentences on where the models of :func:`shares_table` look, built from its values:
+    each region's mean share for ``before`` and ``after`` beside chance, and whether
+    ``after`` looks more, less or about as much there (a relative change within
+    ``tolerance`` counts as about the same). Taught in notebook 06."""
+    sentences = []
+    for region in table.index.unique(level="region"):
+        old = float(table.loc[(region, before), "mean share"])
+        new = float(table.loc[(region, after), "mean share"])
+        chance = float(table.loc[(region, before), "chance"])
+        change = (new - old) / old if old else np.inf
+        word = "about as much" if abs(change) <= tolerance else "more" if change > 0 else "less"
+        side = "above" if new > chance else "below"
+        sentences.append(
+            f"The {region} is {chance:.1%} of the picture: the model {after} puts {new:.1%} "
+            f"of its Grad-CAM mass there ({side} chance), the model {before} {old:.1%}; "
+            f"{after}, it looks {word} at the {region}."
+        )
+    return " ".join(sentences)
+
+
 def plot_shares(shares: dict[str, pd.DataFrame], cohort) -> plt.Figure:
     """Histograms of the per-image Grad-CAM share in each region, one colour per model,
     chance dashed. Taught in notebook 06."""

@@ -130,3 +130,24 @@ def test_regions_are_the_synovium_where_known_and_the_screen_always():
     assert table.loc[("synovium", "m"), "mean share"] == pytest.approx(0.3)
     assert table.loc[("screen", "m"), "chance"] == pytest.approx(40 / 64)
     assert table.loc[("synovium", "m"), "chance"] == pytest.approx(1 / 64)
+
+
+def test_the_shares_verdict_is_built_from_the_table():
+    from types import SimpleNamespace
+
+    from synovis_lib.explain import shares_table, shares_verdict
+
+    images = np.zeros((2, 8, 8, 3), np.uint8)
+    images[:, 2:6, 1:7] = 120
+    synovium = np.zeros((2, 8, 8), bool)
+    synovium[:, 3, 3] = True
+    cohort = SimpleNamespace(images=images, synovium=synovium)
+    shares = {
+        "without": pd.DataFrame({"synovium": [0.10, 0.10], "screen": [0.20, 0.20]}),
+        "with": pd.DataFrame({"synovium": [0.105, 0.105], "screen": [0.40, 0.40]}),
+    }
+    text = shares_verdict(shares_table(shares, cohort), "without", "with")
+    assert "puts 10.5% of its Grad-CAM mass there (above chance), the model without 10.0%" in text
+    assert "with, it looks about as much at the synovium" in text
+    assert "puts 40.0%" in text and "(below chance)" in text
+    assert "with, it looks more at the screen" in text
