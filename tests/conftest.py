@@ -59,14 +59,12 @@ def built_book(executed_notebooks, tmp_path_factory):
     temporary folder so the repository's ``_build`` (the quick-profile book)
     is never touched.
     """
-    import importlib.util
     from pathlib import Path
 
     from tests.notebooks import ROOT
+    from tests.scripts import load_script
 
-    spec = importlib.util.spec_from_file_location("build_book", ROOT / "tools" / "build_book.py")
-    build_book = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(build_book)
+    build_book = load_script("tools/build_book.py")
     executed = {stem: Path(out) for stem, (out, _error) in executed_notebooks.items()}
     work = tmp_path_factory.mktemp("book")
     src = build_book.stage(ROOT, executed, work / "source")

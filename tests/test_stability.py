@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "stability.py"
+from tests.scripts import load_script
 
 
 @pytest.fixture(scope="module")
 def stability():
-    spec = importlib.util.spec_from_file_location("stability", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/stability.py")
 
 
 def test_the_goals_are_the_studys_numbers(stability):
