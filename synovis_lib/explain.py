@@ -166,7 +166,7 @@ def shares_verdict(table: pd.DataFrame, before: str, after: str, tolerance: floa
         old = float(table.loc[(region, before), "mean share"])
         new = float(table.loc[(region, after), "mean share"])
         chance = float(table.loc[(region, before), "chance"])
-        change = (new - old) / old if old else np.inf
+        change = (new - old) / old if old else (np.inf if new > 0 else 0.0)
         word = "about as much" if abs(change) <= tolerance else "more" if change > 0 else "less"
         side = "above" if new > chance else "below"
         sentences.append(

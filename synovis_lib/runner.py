@@ -312,8 +312,9 @@ def execute(task: Task) -> Outcome:
 
     With ``task.threads`` the kernel starts with that many threads in each of
     :data:`THREAD_VARIABLES` that the environment does not already set (so call it in a
-    worker process: it changes ``os.environ``). On failure the partial notebook is kept as ``NN_name.failed.ipynb`` and the
-    error (cell, name, message, traceback) is appended to the log.
+    worker process: it changes ``os.environ``). On failure the partial notebook is kept
+    as ``NN_name.failed.ipynb`` and the error (cell, name, message, traceback) is
+    appended to the log.
     """
     import papermill as pm
 
