@@ -31,7 +31,7 @@ from pathlib import Path
 import torch
 
 from synovis_lib import backbones, get_profile
-from synovis_lib.files import atomic_write
+from synovis_lib.files import write_json
 
 OUT = Path(__file__).resolve().parents[1] / "synovis_lib" / "data" / backbones.RECORD
 
@@ -79,8 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "rows": json.loads(table.to_json(orient="records")),
     }
-    with atomic_write(args.out) as tmp:
-        Path(tmp).write_text(json.dumps(record, indent=1) + "\n")
+    write_json(args.out, record)
     print(f"written {args.out}")
     return 0
 

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from synovis_lib import backbones, get_profile, metrics, pipeline
-from synovis_lib.files import atomic_write
+from synovis_lib.files import write_json
 
 GOALS = {"kappa": 0.62, "kappa_sd": 0.05, "auc_grade_1": 0.70}
 """The study's initial-model kappa, the spread we can teach with, and a useful grade-1 AUC."""
@@ -139,8 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             "trials": json.loads(table.to_json(orient="records")),
             "goals": figures,
         }
-        with atomic_write(args.out) as tmp:
-            Path(tmp).write_text(json.dumps(record, indent=1) + "\n")
+        write_json(args.out, record)
         print(f"written {args.out}")
     return 0
 
