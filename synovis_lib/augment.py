@@ -125,8 +125,12 @@ def plot_augmentations(
     )
     std, mean = (torch.tensor(v).view(1, 3, 1, 1) for v in (IMAGENET_STD, IMAGENET_MEAN))
     shown = [preprocess(image[None], size)[0], *x]
-    fig, axes = plt.subplots(1, n + 1, figsize=(2.2 * (n + 1), 2.4))
-    for k, (ax, tensor) in enumerate(zip(axes, shown, strict=True)):
+    ncols = min(n + 1, 3)  # three across keeps the titles readable in the book's column
+    nrows = -(-(n + 1) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 2.7 * nrows), squeeze=False)
+    for ax in axes.flat[n + 1 :]:
+        ax.axis("off")
+    for k, (ax, tensor) in enumerate(zip(axes.flat, shown, strict=False)):
         rgb = (tensor[None] * std + mean)[0].clamp(0, 1).permute(1, 2, 0).numpy()
         ax.imshow(rgb)
         box = doppler_boxes((rgb[None] * 255).round().astype(np.uint8))[0]

@@ -286,7 +286,7 @@ def plot_comparison(table: pd.DataFrame, ax=None):
         ax.plot(kappas, np.full(len(kappas), k), "o", color="tab:blue", ms=5)
     ax.axvline(GOAL_KAPPA, color="k", ls="--", lw=1, label=f"study's initial model ({GOAL_KAPPA})")
     ax.set_yticks(
-        y, [f"{n} ({e} ep.)" for n, e in zip(summary["network"], summary["epochs"], strict=True)]
+        y, [f"{c} ({e} ep.)" for c, e in zip(summary["candidate"], summary["epochs"], strict=True)]
     )
     ax.invert_yaxis()
     ax.set_xlabel("linear weighted kappa vs consensus, development patients")

@@ -31,14 +31,17 @@ from typing import Any, TypeVar
 from filelock import FileLock
 
 from synovis_lib.files import _jsonable
+from synovis_lib.notices import SynovisWarning
 
 ENV_VAR = "SYNOVIS_CACHE"
 T = TypeVar("T")
 _MISSING = object()
 
 
-class CacheWarning(UserWarning):
+class CacheWarning(SynovisWarning):
     """A cache entry could not be read: it was set aside and is being built again."""
+
+    title = "A damaged cache entry is being rebuilt"
 
 
 def cache_dir() -> Path:

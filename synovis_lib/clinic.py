@@ -31,9 +31,11 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from synovis_lib.agreement import adjudicate
+from synovis_lib.config import show_progress
 from synovis_lib.files import atomic_write, output_folder
 from synovis_lib.grading import N_GRADES, load_rules
 from synovis_lib.images import PYDICOM_HINT, read_image
+from synovis_lib.notices import DataWarning
 from synovis_lib.profiles import INPUT_SIZE
 from synovis_lib.raters import DEFAULT_RATERS, RaterProfile, read_by_all
 from synovis_lib.ultrasound import (
@@ -236,7 +238,7 @@ def simulate_cohort(
 
 def _render_all(scenes: list, size: int, progress: bool) -> np.ndarray:
     images = np.empty((len(scenes), size, size, 3), dtype=np.uint8)
-    for i, scene in enumerate(tqdm(scenes, desc="rendering", disable=not progress)):
+    for i, scene in enumerate(tqdm(scenes, desc="rendering", disable=not show_progress(progress))):
         images[i] = screenshot(scene, size)
     return images
 
@@ -248,7 +250,7 @@ def plot_truth(example: GradedScene, size: int = INPUT_SIZE):
     import matplotlib.pyplot as plt
 
     shot = render_scene(example.scene, size)
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4.5), layout="constrained")
+    fig, axes = plt.subplots(1, 3, figsize=(9.6, 3.6), layout="constrained")
     axes[0].imshow(shot.rgb)
     axes[0].set_title(f"screenshot (scanner {example.scene.scanner.name})")
     axes[1].imshow(shot.synovium, cmap="Blues", vmax=2)
@@ -417,12 +419,14 @@ def _check_columns(csv: Path, header: list[str]) -> None:
         absent = [c for c in OPTIONAL_COLUMNS if c not in header]
         warnings.warn(
             f"{csv}: ignored column(s) {unknown}{_did_you_mean(absent, unknown)}",
+            DataWarning,
             stacklevel=3,
         )
     if "consensus" in header:
         warnings.warn(
             f"{csv}: column 'consensus' is ignored; the consensus is derived from rater_1, "
             "rater_2 and rater_3 by the study's rule (the grade at least two raters gave)",
+            DataWarning,
             stacklevel=3,
         )
 
@@ -569,6 +573,7 @@ def load_clinic(
             f"{csv}: {lacking.size} of {len(table)} images have no consensus grade ({why}; "
             f"data row(s) {rows}); they are kept with consensus NA, not scored, and listed "
             "as unscored in synovis train's predictions.csv",
+            DataWarning,
             stacklevel=2,
         )
     return Cohort(table=table, images=images, source=str(folder))

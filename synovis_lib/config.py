@@ -16,6 +16,20 @@ import torch
 VGG16_IMAGENET_FILE = "vgg16-397923af.pth"
 """The file torchvision downloads for ``VGG16_Weights.IMAGENET1K_V1``."""
 WEIGHTS_ENV_VAR = "SYNOVIS_VGG16_WEIGHTS"
+PROGRESS_ENV_VAR = "SYNOVIS_PROGRESS"
+"""``0``, ``false``, ``no`` or ``off`` turns every synovis progress bar off (see :func:`show_progress`)."""
+
+
+def show_progress(progress: bool = True) -> bool:
+    """Whether a synovis progress bar is drawn: ``progress``, unless ``$SYNOVIS_PROGRESS``
+    turns bars off.
+
+    A bar helps a person watching a notebook; in a notebook executed in batch it is
+    saved as junk and the book would show it. :func:`synovis_lib.runner.execute`
+    therefore starts kernels with ``SYNOVIS_PROGRESS=0`` unless the user set it.
+    """
+    off = os.environ.get(PROGRESS_ENV_VAR, "").strip().lower() in {"0", "false", "no", "off"}
+    return progress and not off
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:

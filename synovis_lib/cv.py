@@ -40,6 +40,7 @@ from sklearn.neighbors import KNeighborsClassifier, NearestCentroid
 from tqdm.auto import tqdm
 
 from synovis_lib import metrics
+from synovis_lib.config import show_progress
 from synovis_lib.grading import N_GRADES
 from synovis_lib.profiles import Profile
 from synovis_lib.train import fit_profile
@@ -276,7 +277,7 @@ def cross_validate(
     splits = fold_indices(y, groups, folds, seed)
     table = fold_table(y, splits, groups)
     rows, confusions, preds = [], [], []
-    for fold in tqdm(splits, desc="folds", disable=not progress, leave=False):
+    for fold in tqdm(splits, desc="folds", disable=not show_progress(progress), leave=False):
         output = fit_predict(images[fold.train], y[fold.train], images[fold.test], fold.index)
         predicted = _as_grades(output, len(fold.test), fold.index)
         confusions.append(metrics.confusion(y[fold.test], predicted, N_GRADES))

@@ -181,7 +181,7 @@ def plot_shares(shares: dict[str, pd.DataFrame], cohort) -> plt.Figure:
     """Histograms of the per-image Grad-CAM share in each region, one colour per model,
     chance dashed. Taught in notebook 06."""
     regions = region_masks(cohort)
-    fig, axes = plt.subplots(1, len(regions), figsize=(5.2 * len(regions), 3.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(regions), figsize=(4.3 * len(regions), 3.4), squeeze=False)
     bins = np.linspace(0, 1, 21)
     for ax, (region, mask) in zip(axes[0], regions.items(), strict=True):
         for model, table in shares.items():
@@ -190,7 +190,7 @@ def plot_shares(shares: dict[str, pd.DataFrame], cohort) -> plt.Figure:
         ax.axvline(mask.mean(), color="k", ls="--", lw=1, label=f"chance ({mask.mean():.2f})")
         ax.set_xlabel(f"share of Grad-CAM mass: {region}")
         ax.set_ylabel("images")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -199,7 +199,7 @@ def plot_gradcam(
     images: np.ndarray,
     heatmaps: np.ndarray,
     titles: Sequence[str] | None = None,
-    ncols: int = 4,
+    ncols: int = 3,
     alpha: float = 0.45,
 ) -> plt.Figure:
     """A gallery: each image with its Grad-CAM heatmap overlaid (``jet``, ``alpha``)."""

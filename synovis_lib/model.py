@@ -43,6 +43,7 @@ from torch import nn
 
 from synovis_lib import config
 from synovis_lib.grading import N_GRADES
+from synovis_lib.notices import SynovisWarning
 
 BACKBONES = ("vgg16", "efficientnet_lite0", "compact")
 LITE0_ARCHITECTURE = "tf_efficientnet_lite0"
@@ -89,8 +90,10 @@ def preprocess(images: np.ndarray, size: int) -> torch.Tensor:
     return out
 
 
-class OfflineWeightsWarning(UserWarning):
+class OfflineWeightsWarning(SynovisWarning):
     """ImageNet weights could not be had; a fallback model is used instead."""
+
+    title = "No ImageNet weights: a fallback model is trained from scratch"
 
 
 @dataclass(frozen=True)

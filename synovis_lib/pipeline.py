@@ -40,6 +40,7 @@ from synovis_lib.cache import cache_path, cached
 from synovis_lib.clinic import Cohort, load_clinic, no_consensus_reasons, simulate_cohort
 from synovis_lib.clinic import load_npz as load_cohort
 from synovis_lib.clinic import save_npz as save_cohort
+from synovis_lib.config import show_progress
 from synovis_lib.cv import CVResult, cross_validate, network_fit_predict, pixel_fit_predict
 from synovis_lib.layout import REFERENCE_SIZE
 from synovis_lib.model import ensure_imagenet_weights
@@ -268,7 +269,7 @@ def train_trials(
     """
     n = profile.trials if trials is None else trials
     models, rows = [], []
-    for trial in tqdm(range(n), desc="trials", disable=not progress or n < 2):
+    for trial in tqdm(range(n), desc="trials", disable=not show_progress(progress) or n < 2):
         trained = train_for(profile, train_set, trial, val_set=val_set, progress=progress)
         row = {
             "trial": trial,

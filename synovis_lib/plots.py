@@ -17,6 +17,35 @@ from matplotlib.axes import Axes
 
 from synovis_lib.metrics import RocResult, as_table, round_half_up
 
+COLUMN_PX = 720
+"""The book's content column, in CSS pixels: a wider figure is scaled down to fit it."""
+INLINE_DPI = 100
+"""The dots per inch of a figure drawn inline in a notebook (matplotlib's default)."""
+MIN_TEXT_PX = 9
+"""The smallest text a reader should meet on a page, as displayed."""
+
+
+def smallest_text_px(fig: plt.Figure, column_px: int = COLUMN_PX) -> float:
+    """The height, in displayed pixels, of the smallest visible text of ``fig`` on a page
+    ``column_px`` wide (``inf`` if it has none).
+
+    A figure ``w`` inches wide is drawn at :data:`INLINE_DPI` and shrunk to the
+    column when wider, so a ``s``-point label shows at ``s * dpi/72 * min(1,
+    column/(w*dpi))`` pixels; a wide figure with the default fonts can end up
+    unreadable. The test suite checks every figure the library draws against
+    :data:`MIN_TEXT_PX`.
+    """
+    from matplotlib.text import Text
+
+    width = fig.get_figwidth() * INLINE_DPI
+    scale = min(1.0, column_px / width) * INLINE_DPI / 72
+    sizes = [
+        t.get_fontsize()
+        for t in fig.findobj(Text)
+        if t.get_visible() and t.get_text().strip() and t.figure is fig
+    ]
+    return min(sizes) * scale if sizes else float("inf")
+
 
 def _axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
     if ax is not None:

@@ -8,7 +8,8 @@ parameters without opening Jupyter::
 
 Each ``notebooks/NN_*.ipynb`` runs in the notebooks folder (as in the book
 build, so relative paths in a notebook mean the same thing everywhere) with
-``PROFILE`` and ``RESULTS_DIR=<out>/results`` injected, plus every ``-p NAME
+``PROFILE`` and ``RESULTS_DIR=<out>/results`` (relative to the notebooks
+folder, so no page shows a path of this machine) injected, plus every ``-p NAME
 VALUE`` (VALUE is read as a Python literal, else kept as a string). The output
 folder then holds:
 
@@ -50,7 +51,7 @@ import os
 import re
 import time
 import traceback
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -60,6 +61,7 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
+from synovis_lib.config import PROGRESS_ENV_VAR
 from synovis_lib.files import claim_folder, read_json, write_json, write_text
 from synovis_lib.profiles import ENV_VAR as PROFILE_ENV_VAR
 from synovis_lib.profiles import PROFILES
@@ -307,12 +309,31 @@ def threads_per_job(jobs: int) -> int:
     return max(1, (cpus or 1) // jobs)
 
 
+@contextlib.contextmanager
+def kernel_environment(threads: int | None) -> Iterator[dict[str, str]]:
+    """The environment a kernel starts in, set for the duration of the block.
+
+    Progress bars off (``SYNOVIS_PROGRESS=0``: an executed notebook is read, not
+    watched) and, with ``threads``, that many threads in each of
+    :data:`THREAD_VARIABLES`; a value the user has set is kept. Yields what was set.
+    """
+    wanted = {PROGRESS_ENV_VAR: "0"}
+    if threads is not None:
+        wanted |= dict.fromkeys(THREAD_VARIABLES, str(threads))
+    added = {name: value for name, value in wanted.items() if name not in os.environ}
+    os.environ.update(added)
+    try:
+        yield added
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
+
+
 def execute(task: Task) -> Outcome:
     """Execute one notebook: into a temporary file, renamed into place only on success.
 
-    With ``task.threads`` the kernel starts with that many threads in each of
-    :data:`THREAD_VARIABLES` that the environment does not already set (so call it in a
-    worker process: it changes ``os.environ``). On failure the partial notebook is kept
+    The kernel starts in :func:`kernel_environment` (no progress bars; with
+    ``task.threads``, that many threads per numerical library). On failure the partial notebook is kept
     as ``NN_name.failed.ipynb`` and the error (cell, name, message, traceback) is
     appended to the log.
     """
@@ -321,11 +342,8 @@ def execute(task: Task) -> Outcome:
     task.log.parent.mkdir(parents=True, exist_ok=True)
     task.output.parent.mkdir(parents=True, exist_ok=True)
     task.partial.unlink(missing_ok=True)
-    if task.threads is not None:
-        for name in THREAD_VARIABLES:
-            os.environ.setdefault(name, str(task.threads))
     start = time.perf_counter()
-    with task.log.open("w", encoding="utf-8") as log:
+    with kernel_environment(task.threads), task.log.open("w", encoding="utf-8") as log:
         log.write(f"# {task.source} -> {task.output}\n# parameters: {task.parameters}\n")
         log.write(f"# cwd: {task.cwd}  {PROFILE_ENV_VAR}={os.environ.get(PROFILE_ENV_VAR, '')}\n")
         log.flush()
@@ -517,6 +535,16 @@ def run_notebooks(
         return _run(notebooks, root, profile, jobs, parameters, force, kernel, timeout, progress)
 
 
+def notebook_relative(path: Path, notebooks_dir: Path) -> str:
+    """``path`` as the notebooks (which run in ``notebooks_dir``) should be given it:
+    relative, so an executed notebook and the book show no path of this machine;
+    absolute only where no relative path exists (another drive on Windows)."""
+    try:
+        return Path(os.path.relpath(path, notebooks_dir.resolve())).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def _run(
     notebooks: list[Path],
     root: Path,
@@ -528,7 +556,8 @@ def _run(
     timeout: float | None,
     progress: bool,
 ) -> RunReport:
-    params = {"PROFILE": profile, "RESULTS_DIR": str(root / "results"), **(parameters or {})}
+    results = notebook_relative(root / "results", notebooks[0].parent if notebooks else root)
+    params = {"PROFILE": profile, "RESULTS_DIR": results, **(parameters or {})}
     manifest_path = root / MANIFEST
     manifest = _load_manifest(manifest_path)
     outcomes: dict[str, Outcome] = {}
@@ -602,6 +631,8 @@ __all__ = [
     "discover_notebooks",
     "execute",
     "format_summary",
+    "kernel_environment",
+    "notebook_relative",
     "parse_overrides",
     "parse_value",
     "results_table",

@@ -59,6 +59,7 @@ from PIL import Image
 from scipy import ndimage
 
 from synovis_lib import files, profiles
+from synovis_lib.config import show_progress
 from synovis_lib.doppler import ILLUSTRATION_LUT
 from synovis_lib.grading import N_GRADES, GradeResult, grade_from_masks
 from synovis_lib.profiles import INPUT_SIZE
@@ -1268,7 +1269,7 @@ def _derive_all(
     images = np.empty((len(jobs), size, size, 3), dtype=np.uint8)
     rows = []
     for k, (scene, stream, image_id) in enumerate(
-        tqdm(jobs, desc="artificial images", disable=not progress)
+        tqdm(jobs, desc="artificial images", disable=not show_progress(progress))
     ):
         rgb, mods, result, attempts = derive_variant(scene, np.random.default_rng(stream), size)
         images[k] = rgb

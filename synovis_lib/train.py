@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 
 from synovis_lib import synth
 from synovis_lib.augment import augment_batch, doppler_boxes, drawings, sample_affine
-from synovis_lib.config import resolve_device
+from synovis_lib.config import resolve_device, show_progress
 from synovis_lib.files import atomic_write
 from synovis_lib.grading import N_GRADES
 from synovis_lib.model import (
@@ -47,12 +47,19 @@ from synovis_lib.model import (
     head_of,
     preprocess,
 )
+from synovis_lib.notices import SynovisWarning
 from synovis_lib.profiles import INPUT_SIZE, Profile
 
 SHUFFLE_MODES = ("every-epoch", "once", "never")
 SCHEDULES = ("none", "cosine")
 SCREEN_COPIES = 6
 """Sim-to-real drawings per training image (at most; fewer with fewer epochs)."""
+
+
+class TrainingSetWarning(SynovisWarning):
+    """The training set cannot teach every grade."""
+
+    title = "The training set lacks a grade"
 
 
 @dataclass(frozen=True)
@@ -411,7 +418,7 @@ def plot_training(history: History, title: str = "") -> plt.Figure:
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
     ax_acc.set_ylim(0, 100)
-    ax_acc.legend(loc="lower right", fontsize=8)
+    ax_acc.legend(loc="lower right", fontsize=9)
     ax_loss.set_xlabel("Iteration (shaded bands: epochs)")
     if title:
         ax_acc.set_title(title)
@@ -459,7 +466,7 @@ def _features(
         for start in tqdm(
             range(0, len(inputs), batch),
             desc="cache backbone features",
-            disable=not progress,
+            disable=not show_progress(progress),
             leave=False,
         ):
             chunks.append(backbone(_to_device(inputs[start : start + batch], device)).float().cpu())
@@ -523,6 +530,7 @@ def check_training_labels(labels: np.ndarray) -> None:
             f"the training set has no image of grade {', '.join(map(str, missing))} "
             f"(images per grade 0..3: {counts.tolist()}): the model can never predict "
             f"{'it' if missing.size == 1 else 'them'}",
+            TrainingSetWarning,
             stacklevel=3,
         )
 
@@ -697,7 +705,7 @@ def train(
         initial=pos.iteration,
         desc="training",
         unit="it",
-        disable=not progress,
+        disable=not show_progress(progress),
         leave=False,
     )
     while pos.iteration < total:

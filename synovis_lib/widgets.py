@@ -265,7 +265,7 @@ def plot_scenes(
     import matplotlib.pyplot as plt
 
     nrows = -(-len(scenes) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 3.3 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.9 * ncols, 3.1 * nrows), squeeze=False)
     for k, ax in enumerate(axes.flat):
         if k >= len(scenes):
             ax.axis("off")
@@ -300,7 +300,7 @@ def plot_layers(scene: Scene, size: int = INPUT_SIZE) -> Any:
     import matplotlib.pyplot as plt
 
     layers = synth.render_layers(scene, size)
-    fig, axes = plt.subplots(1, 4, figsize=(13, 3.6))
+    fig, axes = plt.subplots(1, 4, figsize=(8.8, 2.9))
     names = {"joint_tissue": "joint tissue", "bone_surface": "bone surface"}
     for ax, (name, image) in zip(axes, layers.items(), strict=False):
         ax.imshow(image)
@@ -320,7 +320,7 @@ def plot_gallery(training_set: synth.TrainingSet, per_grade: int = 6, seed: int 
     import matplotlib.pyplot as plt
 
     rng = np.random.default_rng(seed)
-    fig, axes = plt.subplots(4, per_grade, figsize=(2.1 * per_grade, 9.2), squeeze=False)
+    fig, axes = plt.subplots(4, per_grade, figsize=(2.4 * per_grade, 10.4), squeeze=False)
     for grade in range(N_GRADES):
         pool = np.flatnonzero(training_set.labels == grade)
         picks = rng.choice(pool, size=min(per_grade, len(pool)), replace=False) if len(pool) else []
@@ -329,7 +329,7 @@ def plot_gallery(training_set: synth.TrainingSet, per_grade: int = 6, seed: int 
         for ax, index in zip(axes[grade], sorted(picks), strict=False):
             row = training_set.provenance.iloc[index]
             ax.imshow(training_set.images[index], interpolation="nearest")
-            ax.set_title(f"{row['id']}\n{row['basic_scene']}", fontsize=6)
+            ax.set_title(f"{row['id']}\n{row['basic_scene']}", fontsize=8)
         axes[grade][0].text(
             -0.08,
             0.5,

@@ -70,3 +70,22 @@ def built_book(executed_notebooks, tmp_path_factory):
     src = build_book.stage(ROOT, executed, work / "source")
     proc = build_book.jupyter_book(src, work)
     return work / "_build" / "html", proc
+
+
+@pytest.fixture(autouse=True)
+def _readable_figures():
+    """Every figure a test leaves open must be readable in the book's column (text of at
+    least ``plots.MIN_TEXT_PX`` pixels as displayed); then it is closed."""
+    import matplotlib.pyplot as plt
+
+    from synovis_lib.plots import MIN_TEXT_PX, smallest_text_px
+
+    yield
+    small = {}
+    for number in plt.get_fignums():
+        fig = plt.figure(number)
+        px = smallest_text_px(fig)
+        if px < MIN_TEXT_PX:
+            small[number] = f"{px:.1f} px ({fig.get_figwidth():.1f} in wide)"
+    plt.close("all")
+    assert not small, f"figures with text below {MIN_TEXT_PX} px in the book's column: {small}"

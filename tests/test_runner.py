@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -10,6 +11,7 @@ import pandas as pd
 import pytest
 
 from synovis_lib import cli, runner
+from synovis_lib.config import show_progress
 from synovis_lib.files import read_json
 
 PARAMETERS = 'PROFILE = "quick"\nRESULTS_DIR = "results"\nSEED = 0\nLABEL = "x"\nTRACE = ""\n'
@@ -108,6 +110,8 @@ def test_runs_in_order_passes_parameters_and_gathers_metrics(course: Path, tmp_p
     assert len(injected) == 1
     assert 'PROFILE = "ci"' in injected[0].source
     assert "SEED = 7" in injected[0].source
+    # relative to the notebooks folder: no page shows this machine's paths
+    assert 'RESULTS_DIR = "../runs/ci/results"' in injected[0].source
 
     metrics = read_json(out / "results" / "01_zeta_first.metrics.json")
     assert metrics == {"profile": "ci", "seed": 7, "label": "seven", "scores": {"kappa": 0.5}}
@@ -270,6 +274,33 @@ def test_parallel_kernels_share_the_cpus_unless_threads_are_set(
     monkeypatch.setenv("OMP_NUM_THREADS", "5")  # the user's choice stands
     run(folder, tmp_path / "three", jobs=2)
     assert seen.read_text().split() == ["5", "5"]
+
+
+def test_kernels_draw_no_progress_bars_unless_the_user_asks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """An executed notebook is read, not watched: its kernel starts with bars off, and
+    the runner's own process is left as it was."""
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    seen = tmp_path / "progress"
+    make_notebook(
+        folder / "01_a.ipynb",
+        "from synovis_lib.config import show_progress\n"
+        f"with open({str(seen)!r}, 'a') as f:\n"
+        "    f.write(str(show_progress(True)) + '\\n')",
+    )
+    monkeypatch.delenv("SYNOVIS_PROGRESS", raising=False)
+    run(folder, tmp_path / "off", jobs=1)
+    assert seen.read_text().split() == ["False"]
+    assert "SYNOVIS_PROGRESS" not in os.environ
+    monkeypatch.setenv("SYNOVIS_PROGRESS", "1")
+    run(folder, tmp_path / "on", jobs=1)
+    assert seen.read_text().split() == ["False", "True"]
+    for value, shown in (("off", False), ("0", False), ("yes", True), ("", True)):
+        monkeypatch.setenv("SYNOVIS_PROGRESS", value)
+        assert show_progress(True) is shown
+        assert show_progress(False) is False
 
 
 def test_cli_exit_codes_and_summary(course: Path, tmp_path: Path, capsys):
