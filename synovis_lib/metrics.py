@@ -606,6 +606,53 @@ def _long_series(values: dict[tuple[str, str], float]) -> pd.Series:
     return pd.Series(list(values.values()), index=index, dtype=float)
 
 
+def evaluation_verdict(
+    confusion: Any, rocs: list[RocResult] | None = None, model: str = "initial"
+) -> str:
+    """What an evaluation shows beside the study's ``model``, in sentences built from the
+    numbers: kappa with CI and whether the two intervals overlap, accuracy, the
+    best- and worst-recalled grade, the grade-1 AUC (from ``rocs``) and how many
+    errors are one grade off. Taught in notebook 06.
+    """
+    _check_model(model)
+    table = as_table(confusion)
+    ours = weighted_kappa(table, "linear")
+    paper = paper_results()["models"][model]
+    theirs = paper["weighted_kappa"]
+    if ours.ci_high < theirs["ci_low"]:
+        relation = "entirely below the study's"
+    elif ours.ci_low > theirs["ci_high"]:
+        relation = "entirely above the study's"
+    else:
+        relation = "overlapping the study's"
+    report = grade_report(table)
+    recall = report["recall"].where(report["support"] > 0).dropna()
+    best, worst = int(recall.idxmax()), int(recall.idxmin())
+    errors = int(table.sum() - np.trace(table))
+    i, j = np.indices(table.shape)
+    adjacent = int(table[np.abs(i - j) == 1].sum())
+    sentences = [
+        f"On the {ours.n} scored images our model's linear weighted kappa against the "
+        f"raters' consensus was {ours.text()}, an interval {relation} "
+        f"({theirs['kappa']:.2f}, {theirs['ci_low']:.2f} to {theirs['ci_high']:.2f}).",
+        f"It graded {overall_accuracy(table):.0%} of the images right; recall was highest "
+        f"for grade {best} ({recall[best]:.2f}) and lowest for grade {worst} "
+        f"({recall[worst]:.2f}), where the study's model recalled "
+        f"{paper['grades'][str(worst)]['recall']:.2f}.",
+    ]
+    if rocs is not None:
+        sentences.append(
+            f"The grade-1 AUC was {rocs[1].auc:.2f} (the study's: "
+            f"{paper['grades']['1']['auc']:.2f})."
+        )
+    if errors:
+        sentences.append(
+            f"{adjacent} of its {errors} errors ({adjacent / errors:.0%}) are one grade off, "
+            "which linear weights partly forgive."
+        )
+    return " ".join(sentences)
+
+
 __all__ = [
     "EXACT_MCNEMAR_BELOW",
     "MODELS",
@@ -616,6 +663,7 @@ __all__ = [
     "as_table",
     "confusion",
     "delong_auc",
+    "evaluation_verdict",
     "grade_counts",
     "grade_labels",
     "grade_proportion_cis",

@@ -201,7 +201,7 @@ def plot_error_gallery(trained, images: np.ndarray, errors: pd.DataFrame, limit:
         image_size=trained.options.image_size,
     )
     titles = [f"{r.image}\ntrue {r.true} -> predicted {r.predicted}" for r in rows.itertuples()]
-    return plot_gradcam(picked, heat, titles, ncols=min(4, len(rows)))
+    return plot_gradcam(picked, heat, titles, ncols=min(3, len(rows)))
 
 
 @dataclass
@@ -351,6 +351,92 @@ def paper_comparison(comparison: Comparison) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows).set_index("model")
+
+
+def _mean_by_model(comparison: Comparison, measure: str) -> pd.Series:
+    return comparison.per_trial.groupby("model", sort=False)[measure].mean()
+
+
+def verdict(
+    comparison: Comparison, placebo: Comparison, alpha: float = 0.05, tolerance: float = 0.005
+) -> str:
+    """What notebook 08's comparison shows, in sentences built from its numbers.
+
+    Whether the second model beat the initial one (linear kappa, focus-grade AUC
+    and accuracy, means over trials; in how many trials the kappa rose; McNemar's
+    test at ``alpha`` per trial) and whether it beat the placebo (the initial
+    model's training set plus copied images, the yardstick for training noise).
+    A model "beat" another when its mean kappa is higher and its kappa rose in
+    every trial; a rise in some trials only is "mixed". A kappa change smaller than
+    ``tolerance`` (it rounds to 0.00) is no change. The study's own change is
+    quoted beside ours. Taught in notebook 08.
+    """
+    first, second = comparison.per_trial["model"].unique()[:2]
+    trials = int(comparison.per_trial["trial"].nunique())
+    change = comparison.kappa_change()
+    yardstick = placebo.kappa_change()
+    kappa = _mean_by_model(comparison, "kappa")
+    kappa_placebo = _mean_by_model(placebo, "kappa").iloc[1]
+    focus = f"auc_grade{comparison.focus_grade}"
+    rose = int((change > tolerance).sum())
+    outcome = "beat" if rose == trials and change.mean() > tolerance else "did not beat"
+    if 0 < rose < trials:
+        outcome = "did not consistently beat"
+    measures = [f"linear weighted kappa {kappa[second]:.2f} against {kappa[first]:.2f}"]
+    if focus in comparison.per_trial:
+        auc = _mean_by_model(comparison, focus)
+        measures.append(
+            f"grade-{comparison.focus_grade} AUC {auc[second]:.2f} against {auc[first]:.2f}"
+        )
+    accuracy = _mean_by_model(comparison, "accuracy")
+    measures.append(f"accuracy {accuracy[second]:.2f} against {accuracy[first]:.2f}")
+    tests = comparison.mcnemar
+    significant = tests[tests["pvalue"] < alpha]
+    gained, lost = f"{first} wrong, {second} right", f"{first} right, {second} wrong"
+    better = significant[significant[gained] > significant[lost]]
+    mcnemar = (
+        f"McNemar's test found the two models' right and wrong images different "
+        f"(p < {alpha}) in {len(significant)} of {trials} trial(s)"
+        + (
+            f", the {second} model the better one in {len(better)} of them."
+            if len(significant)
+            else "."
+        )
+    )
+    beats_placebo = kappa[second] > kappa_placebo + tolerance
+    study = metrics.paper_results()["models"]
+    paper = ""
+    if {"initial", "second"} <= set(study):
+        k0 = study["initial"]["weighted_kappa"]["kappa"]
+        k1 = study["second"]["weighted_kappa"]["kappa"]
+        paper = f" The study reported kappa {k0:.2f} -> {k1:.2f} on all its images."
+    return (
+        f"On the {comparison.n_images} held-out images, over {trials} trial(s), the {second} "
+        f"model had {', '.join(measures)} for the {first} model (means). Its kappa rose in "
+        f"{rose} of {trials} trial(s) (mean change {change.mean():+.3f}). {mcnemar} The "
+        f"placebo model, trained on copied images instead of new drawings, changed the kappa "
+        f"by {yardstick.mean():+.3f} on average (mean size {yardstick.abs().mean():.3f}, "
+        f"against {change.abs().mean():.3f} for the {second} model) and reached "
+        f"{kappa_placebo:.2f}. So in this run the {second} model **{outcome} the {first} "
+        f"model** and **{'beat' if beats_placebo else 'did not beat'} the placebo**."
+        f"{paper}"
+    )
+
+
+def plot_rocs(y_true, probs: dict[str, np.ndarray], focus_grade: int | None = None):
+    """One-vs-rest ROC curves of each model, side by side on the same images (the paper's
+    Figures 4 and 5), DeLong CIs in the legends; ``focus_grade`` titles that grade's AUC.
+    Taught in notebook 08."""
+    from synovis_lib.plots import plot_roc
+
+    fig, axes = plt.subplots(1, len(probs), figsize=(4.4 * len(probs), 4.6), layout="constrained")
+    for ax, (model, p) in zip(np.atleast_1d(axes), probs.items(), strict=True):
+        rocs = metrics.roc_per_grade(y_true, p)
+        title = f"{model} model"
+        if focus_grade is not None:
+            title += f" (grade-{focus_grade} AUC {rocs[focus_grade].auc:.2f})"
+        plot_roc(rocs, ax=ax, title=title)
+    return fig
 
 
 def source_removal_check(y_true, predictions: dict[str, np.ndarray], sources) -> pd.DataFrame:

@@ -344,3 +344,24 @@ def test_mcnemar_table_validates_and_agrees_with_labels():
     assert metrics.mcnemar_table([[10, 1], [9, 5]], exact=False).exact is False
     with pytest.raises(ValueError, match="2x2"):
         metrics.mcnemar_table(TABLE_2)
+
+
+def test_evaluation_verdict_on_the_studys_own_table_states_its_numbers():
+    """Fed Table 2 itself, the sentences must give back the paper's figures."""
+    text = metrics.evaluation_verdict(metrics.paper_confusion("initial"))
+    assert "On the 156 scored images" in text
+    assert "0.62 (95% CI 0.52 to 0.71), an interval overlapping the study's" in text
+    assert "graded 69% of the images right" in text  # 108 of 156 on the diagonal
+    assert "highest for grade 2 (0.97) and lowest for grade 1 (0.20)" in text
+    assert "39 of its 48 errors (81%) are one grade off" in text
+
+
+def test_evaluation_verdict_says_when_the_intervals_do_not_overlap():
+    perfect = np.diag([40, 40, 60, 10])
+    assert "entirely above the study's" in metrics.evaluation_verdict(perfect)
+    assert "errors" not in metrics.evaluation_verdict(perfect)
+    chance = np.full((4, 4), 10)
+    text = metrics.evaluation_verdict(chance)
+    assert "entirely below the study's" in text
+    with pytest.raises(ValueError, match="model must be one of"):
+        metrics.evaluation_verdict(chance, model="third")

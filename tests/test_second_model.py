@@ -368,3 +368,65 @@ def test_layout_reading_agrees_with_the_simulators_truth_at_reading_size():
     read, truth = np.array(read), np.array(truth)
     assert (read == truth).mean() >= 0.7
     assert (np.abs(read - truth) <= 1).mean() >= 0.9
+
+
+def _with_errors(y: np.ndarray, wrong: int) -> np.ndarray:
+    """One-hot probabilities that get the first ``wrong`` images one grade off."""
+    pred = y.copy()
+    pred[:wrong] = (pred[:wrong] + 1) % 4
+    return np.eye(4)[pred]
+
+
+def test_verdict_says_the_second_model_lost_to_the_initial_and_the_placebo():
+    y = np.tile(np.arange(4), 25)
+    initial = [_with_errors(y, 10), _with_errors(y, 12)]
+    second = [_with_errors(y, 30), _with_errors(y, 32)]
+    placebo = [_with_errors(y, 11), _with_errors(y, 13)]
+    text = second_model.verdict(
+        second_model.compare_models(y, initial, second),
+        second_model.compare_models(y, initial, placebo, names=("initial", "placebo")),
+    )
+    assert text.startswith("On the 100 held-out images, over 2 trial(s), the second model")
+    assert "Its kappa rose in 0 of 2 trial(s)" in text
+    assert "**did not beat the initial model** and **did not beat the placebo**" in text
+    assert "the second model the better one in 0 of them" in text
+    assert "The study reported kappa 0.62 -> 0.69" in text
+
+
+def test_verdict_credits_a_second_model_that_wins_every_trial():
+    y = np.tile(np.arange(4), 25)
+    initial = [_with_errors(y, 30), _with_errors(y, 28)]
+    second = [_with_errors(y, 5), _with_errors(y, 25)]
+    placebo = [_with_errors(y, 29), _with_errors(y, 27)]
+    text = second_model.verdict(
+        second_model.compare_models(y, initial, second),
+        second_model.compare_models(y, initial, placebo, names=("initial", "placebo")),
+    )
+    assert "Its kappa rose in 2 of 2 trial(s)" in text
+    assert "**beat the initial model** and **beat the placebo**" in text
+    mixed = [_with_errors(y, 5), _with_errors(y, 40)]
+    text = second_model.verdict(
+        second_model.compare_models(y, initial, mixed),
+        second_model.compare_models(y, initial, placebo, names=("initial", "placebo")),
+    )
+    assert "**did not consistently beat the initial model**" in text
+
+
+def test_plot_rocs_draws_one_panel_per_model():
+    y = np.tile(np.arange(4), 25)
+    fig = second_model.plot_rocs(
+        y, {"initial": _with_errors(y, 10), "second": _with_errors(y, 30)}, focus_grade=1
+    )
+    titles = [ax.get_title() for ax in fig.axes]
+    assert len(titles) == 2 and titles[0].startswith("initial model (grade-1 AUC ")
+
+
+def test_verdict_counts_a_change_that_rounds_to_zero_as_none():
+    y = np.tile(np.arange(4), 25)
+    same = [np.eye(4)[np.full(100, 2)]]  # a constant model: kappa 0 whatever it is trained on
+    text = second_model.verdict(
+        second_model.compare_models(y, same, same),
+        second_model.compare_models(y, same, same, names=("initial", "placebo")),
+    )
+    assert "Its kappa rose in 0 of 1 trial(s) (mean change +0.000)" in text
+    assert "**did not beat the initial model** and **did not beat the placebo**" in text
