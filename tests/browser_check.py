@@ -1,4 +1,4 @@
-"""Check a built Jupyter Book in a real, offline, headless Chromium.
+"""Check a built Jupyter Book in a real, offline, headless Chromium, as a reader sees it.
 
 Used by ``tests/test_browser.py``; also a script for a quick look at a build::
 
@@ -6,14 +6,25 @@ Used by ``tests/test_browser.py``; also a script for a quick look at a build::
 
 The book is served on 127.0.0.1 (a random port) and every page of the table of
 contents is loaded in headless Chromium (Debian's ``chromium``; no Playwright)
-with ``--dump-dom`` after a virtual-time budget, so MathJax and the widget
-manager have run. Chromium resolves no host but 127.0.0.1, so a page that
-still needs a CDN shows up as unrendered maths or widgets. For each page:
+with ``--dump-dom`` after a virtual-time budget, so MathJax, the widget
+manager and the dropdowns' scripts have run. Chromium resolves no host but
+127.0.0.1, so a page that still needs a CDN shows up as unrendered maths or
+widgets. The server adds one script, :data:`PROBE`, at the top of every page:
+it records console errors and, once the page has laid out, marks what a
+reader would see wrongly (attributes that ``--dump-dom`` carries back). For
+each page:
 
 - it is served (HTTP 200) and has a ``<title>`` and an ``<h1>``;
 - every ``<img>`` loads (HTTP 200, an image type), and nothing the browser
   asked the server for was missing (404);
-- no Python traceback in the text;
+- no Python traceback, no stderr block, no progress bar, no machine path
+  (``/home/...``, ``/tmp/...``) in the text;
+- no console error (the probe's record);
+- no visible solution: a solution's body is hidden until its dropdown is
+  opened, and no code cell after the first exercise sits outside a solution;
+- every output figure is numbered and captioned, with alt text that is not a
+  file name;
+- no output wider than its column (text outputs, tables, images);
 - every internal link resolves (HTTP 200, and its ``#fragment`` exists);
 - scripts and stylesheets are local files;
 - a page with maths has MathJax output (``mjx-container``), a page with widget
@@ -21,7 +32,8 @@ still needs a CDN shows up as unrendered maths or widgets. For each page:
 
 Across the book: every ``_toc.yml`` entry is built and linked from the
 sidebar, the redirecting ``index.html`` lands on the root page, and at least
-one page has maths. Screenshots go to the folder given (``_build/screenshots``).
+one page has maths. A full-page screenshot of every page goes to the folder
+given (``_build/screenshots``).
 """
 
 from __future__ import annotations
@@ -30,6 +42,8 @@ import argparse
 import contextlib
 import functools
 import http.server
+import json
+import re
 import shutil
 import subprocess
 import sys
@@ -47,10 +61,67 @@ from pathlib import Path
 import yaml
 
 TRACEBACK = "Traceback (most recent call last)"
-RESULTS_PAGE = "notebooks/06_evaluating_the_initial_model"
-"""The results page screenshotted beside the intro."""
+MACHINE_PATH = re.compile(
+    r"(?<![\w.~])/(?:home|tmp|root|Users|work|var/folders|private|content|mnt)/[\w.+-]+/"
+    r"|[A-Za-z]:\\Users\\"
+)
+"""An absolute path of the machine that built the book (Colab's /content/ included)."""
+PROGRESS_TEXT = re.compile(r"\d+%\|.{0,40}\| *\d+/\d+ \[")
+"""tqdm's text bar: ``40%|████      | 4/10 [00:01<00:02, ...]``."""
+PROGRESS_MODELS = ("FloatProgressModel", "IntProgressModel")
+FILE_NAME_ALT = re.compile(r"^[0-9a-f]{16,}\.(png|jpe?g|svg)$|^_images/|\.png$")
+PROBE_READY = "data-synovis-probe"
+PROBE = """<script>
+(function () {
+  var errors = [];
+  window.addEventListener("error", function (e) {
+    if (e instanceof ErrorEvent) {
+      errors.push(e.message + (e.filename ? " (" + e.filename.split("/").pop() + ":" + e.lineno + ")" : ""));
+    }
+  }, true);
+  window.addEventListener("unhandledrejection", function (e) { errors.push("unhandled rejection: " + e.reason); });
+  var consoleError = console.error;
+  console.error = function () {
+    errors.push(Array.prototype.map.call(arguments, String).join(" "));
+    return consoleError.apply(console, arguments);
+  };
+  function shown(el) { return el.getClientRects().length > 0 && getComputedStyle(el).visibility !== "hidden"; }
+  function mark() {
+    var root = document.documentElement;
+    root.setAttribute("data-synovis-console-errors", JSON.stringify(errors));
+    root.setAttribute("data-synovis-height", String(root.scrollHeight));
+    var article = document.querySelector("article.bd-article") || document.body;
+    var column = article.getBoundingClientRect();
+    document.querySelectorAll("div.cell_output pre, div.cell_output table, div.cell_output img, div.cell_output .output").forEach(function (el) {
+      if (!shown(el)) { el.removeAttribute("data-synovis-wide"); return; }
+      var box = el.getBoundingClientRect();
+      var wide = el.scrollWidth > el.clientWidth + 2 || box.right > column.right + 2;
+      if (wide) { el.setAttribute("data-synovis-wide", Math.round(Math.max(el.scrollWidth, box.width)) + ">" + Math.round(Math.min(el.clientWidth || column.width, column.width))); }
+      else { el.removeAttribute("data-synovis-wide"); }
+    });
+    var exercise = document.querySelector("div.exercise");
+    document.querySelectorAll("div.solution").forEach(function (sol) {
+      var body = sol.querySelectorAll(":scope > :not(.admonition-title), :scope > section > *");
+      var open = Array.prototype.some.call(body, shown);
+      if (open) { sol.setAttribute("data-synovis-visible-solution", "body"); } else { sol.removeAttribute("data-synovis-visible-solution"); }
+    });
+    if (exercise) {
+      document.querySelectorAll("div.cell").forEach(function (cell) {
+        var after = exercise.compareDocumentPosition(cell) & Node.DOCUMENT_POSITION_FOLLOWING;
+        if (after && !cell.closest("div.solution") && shown(cell)) { cell.setAttribute("data-synovis-visible-solution", "cell"); }
+      });
+    }
+    root.setAttribute("data-synovis-probe", "1");
+  }
+  window.addEventListener("load", function () { mark(); setInterval(mark, 500); });
+})();
+</script>"""
+"""Injected first into every page by :class:`Server`: records console errors and marks
+wide outputs and visible solutions, re-measured every 500 ms until the DOM is dumped."""
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 WIDGET_MANAGER = "embed-amd.js"
+WINDOW = (1280, 1600)
+"""The browser window (width, height) pages are laid out in."""
 CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -83,6 +154,15 @@ def toc_files(toc: str | Path) -> list[str]:
     ]
 
 
+@dataclass
+class OutputImage:
+    """An image in a cell's output, and whether it sits in a numbered, captioned figure."""
+
+    src: str
+    alt: str
+    numbered: bool = False
+
+
 class Page(HTMLParser):
     """What the checks need from one HTML document."""
 
@@ -102,10 +182,22 @@ class Page(HTMLParser):
         self.widget_state = False
         self.widgets = 0
         self.tracebacks = 0
+        self.stderr = 0
+        self.output_images: list[OutputImage] = []
+        self.wide: list[str] = []
+        self.visible_solutions: list[str] = []
+        self.console_errors: list[str] = []
+        self.height = 0
+        self.probed = False
         self.text: list[str] = []
         self._stack: list[str] = []
+        self._classes: list[list[str]] = []
+        self._figures: list[dict] = []
         self._nav_depth = 0
         self.feed(html)
+
+    def _inside(self, css_class: str) -> bool:
+        return any(css_class in classes for classes in self._classes)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
@@ -143,15 +235,41 @@ class Page(HTMLParser):
             self.widgets += 1
         if "traceback" in classes:
             self.tracebacks += 1
+        if "stderr" in classes and ("output" in classes or self._inside("cell_output")):
+            self.stderr += 1
+        if tag == "html":
+            self.console_errors = json.loads(a.get("data-synovis-console-errors") or "[]")
+            self.height = int(a.get("data-synovis-height") or 0)
+            self.probed = PROBE_READY in a
+        if "data-synovis-wide" in a:
+            self.wide.append(f"{tag}.{'.'.join(classes[:2])} {a['data-synovis-wide']} px")
+        if "data-synovis-visible-solution" in a:
+            self.visible_solutions.append(a["data-synovis-visible-solution"])
+        if tag == "figure":
+            self._figures.append({"numbered": False, "images": []})
+        if tag == "span" and "caption-number" in classes and self._figures:
+            self._figures[-1]["numbered"] = True
+        if tag == "img" and self._inside("cell_output"):
+            image = OutputImage(a.get("src", ""), a.get("alt", ""))
+            self.output_images.append(image)
+            if self._figures:
+                self._figures[-1]["images"].append(image)
         if tag not in {"img", "br", "hr", "meta", "link", "input", "source", "wbr"}:
             self._stack.append(tag)
+            self._classes.append(classes)
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "nav" and self._nav_depth:
             self._nav_depth -= 1
+        if tag == "figure" and self._figures:
+            figure = self._figures.pop()
+            for image in figure["images"]:
+                image.numbered = figure["numbered"]
         if tag in self._stack:
-            while self._stack and self._stack.pop() != tag:
-                pass
+            while self._stack:
+                self._classes.pop()
+                if self._stack.pop() == tag:
+                    break
 
     def handle_data(self, data: str) -> None:
         if self._stack and self._stack[-1] == "title" and "head" in self._stack:
@@ -174,6 +292,13 @@ class _QuietServer(http.server.ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+def with_probe(html: bytes) -> bytes:
+    """``html`` with :data:`PROBE` as the first thing in its ``<head>``."""
+    match = re.search(rb"<head[^>]*>", html, re.IGNORECASE)
+    at = match.end() if match else 0
+    return html[:at] + PROBE.encode() + html[at:]
+
+
 @dataclass
 class Server:
     """A static server of ``root`` on 127.0.0.1 that records every request's status."""
@@ -192,6 +317,20 @@ class Server:
 
             def log_message(self, format: str, *args: object) -> None:  # quiet
                 pass
+
+            def do_GET(self) -> None:
+                file = Path(self.translate_path(self.path))
+                if file.is_dir() and self.path.split("?")[0].endswith("/"):
+                    file = file / "index.html"
+                if file.suffix != ".html" or not file.is_file():
+                    super().do_GET()
+                    return
+                body = with_probe(file.read_bytes())
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
 
         handler = functools.partial(Handler, directory=str(self.root))
         httpd = _QuietServer(("127.0.0.1", 0), handler)
@@ -236,8 +375,10 @@ def chromium_run(
 
 
 def chromium_dom(chromium: str, url: str, budget_ms: int = 8000) -> str:
-    """The DOM of ``url`` after ``budget_ms`` of virtual time (scripts have run)."""
-    result = chromium_run(chromium, url, "--dump-dom", budget_ms=budget_ms)
+    """The DOM of ``url``, laid out in a :data:`WINDOW`, after ``budget_ms`` of virtual
+    time (scripts have run)."""
+    size = f"--window-size={WINDOW[0]},{WINDOW[1]}"
+    result = chromium_run(chromium, url, "--dump-dom", size, budget_ms=budget_ms)
     if result.returncode != 0 or not result.stdout.strip():
         raise RuntimeError(
             f"chromium --dump-dom {url} failed ({result.returncode}): {result.stderr[-2000:]}"
@@ -246,7 +387,7 @@ def chromium_dom(chromium: str, url: str, budget_ms: int = 8000) -> str:
 
 
 def chromium_screenshot(
-    chromium: str, url: str, path: Path, size: tuple[int, int] = (1280, 1600)
+    chromium: str, url: str, path: Path, size: tuple[int, int] = WINDOW
 ) -> Path:
     """A PNG screenshot of ``url`` at ``size`` (width, height)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -264,6 +405,9 @@ class PageReport:
     images: int = 0
     math: int = 0
     widgets: int = 0
+    figures: int = 0
+    """Output images in a numbered, captioned figure."""
+    output_images: int = 0
     problems: list[str] = field(default_factory=list)
 
 
@@ -277,12 +421,19 @@ class BookReport:
         return self.problems + [f"{p.path}: {msg}" for p in self.pages for msg in p.problems]
 
     def summary(self) -> str:
-        lines = [f"{'page':55} {'img':>4} {'math':>5} {'widg':>5}  title"]
+        lines = [f"{'page':55} {'img':>4} {'fig':>7} {'math':>5} {'widg':>5}  title"]
         lines += [
-            f"{p.path:55} {p.images:4} {p.math:5} {p.widgets:5}  {p.title[:50]}" for p in self.pages
+            f"{p.path:55} {p.images:4} {p.figures:3}/{p.output_images:<3} {p.math:5} "
+            f"{p.widgets:5}  {p.title[:40]}"
+            for p in self.pages
         ]
         problems = self.all_problems()
-        lines.append(f"{len(self.pages)} pages, {len(problems)} problems")
+        captioned = sum(p.figures for p in self.pages)
+        shown = sum(p.output_images for p in self.pages)
+        lines.append(
+            f"{len(self.pages)} pages, {captioned}/{shown} output figures captioned, "
+            f"{len(problems)} problems"
+        )
         lines += [f"  - {msg}" for msg in problems]
         return "\n".join(lines)
 
@@ -304,10 +455,23 @@ def _internal_targets(page_url: str, hrefs: list[str]) -> set[str]:
 class Checker:
     """Shared state for one book: the server, a status cache, the HTML of local pages."""
 
-    def __init__(self, html_dir: Path, server: Server, render: Callable[[str], str]) -> None:
+    def __init__(
+        self,
+        html_dir: Path,
+        server: Server,
+        render: Callable[[str], str],
+        probed: bool = True,
+        screenshot: Callable[[str, Path, tuple[int, int]], Path] | None = None,
+        screenshots: Path | None = None,
+    ) -> None:
         self.html_dir = html_dir
         self.server = server
         self.render = render
+        self.probed = probed
+        """Whether ``render`` runs the pages' scripts (Chromium) so :data:`PROBE` marks them."""
+        self.screenshot = screenshot
+        self.screenshots = screenshots
+        self.shots: list[Path] = []
         self._status: dict[str, tuple[int, str]] = {}
         self._lock = threading.Lock()
 
@@ -334,7 +498,8 @@ class Checker:
         if status != 200:
             report.problems.append(f"HTTP {status}")
             return report
-        raw = Page((self.html_dir / rel).read_text(encoding="utf-8"))
+        raw_html = (self.html_dir / rel).read_text(encoding="utf-8")
+        raw = Page(raw_html)
         dom = Page(self.render(url))
         report.title = " ".join(dom.title.split())
         report.images, report.math, report.widgets = len(dom.images), dom.mathjax, dom.widgets
@@ -377,7 +542,48 @@ class Checker:
                 problems.append(f"widget state but no local {WIDGET_MANAGER} ({managers})")
             if not dom.widgets:
                 problems.append("widget state but no widget rendered")
+        problems += reader_problems(dom, raw_html, self.probed)
+        report.output_images = len(dom.output_images)
+        report.figures = sum(image.numbered for image in dom.output_images)
+        if self.screenshot and self.screenshots:
+            name = Path(rel).with_suffix(".png").name
+            height = min(max(dom.height, WINDOW[1]), 30_000)
+            shot = self.screenshot(url, self.screenshots / name, (WINDOW[0], height))
+            with self._lock:
+                self.shots.append(shot)
         return report
+
+
+def reader_problems(dom: Page, raw_html: str, probed: bool) -> list[str]:
+    """What a reader would see wrongly on a page: build noise, visible solutions,
+    uncaptioned or unreadable outputs, console errors (``probed``: :data:`PROBE` ran)."""
+    problems = []
+    if dom.stderr:
+        problems.append(f"{dom.stderr} stderr block(s)")
+    if PROGRESS_TEXT.search(dom.body_text) or any(m in raw_html for m in PROGRESS_MODELS):
+        problems.append("a progress bar")
+    paths = sorted({m.group(0) for m in MACHINE_PATH.finditer(dom.body_text)})
+    if paths:
+        problems.append(f"machine path(s) in the text: {paths[:3]}")
+    for image in dom.output_images:
+        if not image.numbered:
+            problems.append(f"output figure {image.src} has no numbered caption")
+        if not image.alt.strip() or FILE_NAME_ALT.search(image.alt.strip()):
+            problems.append(f"output figure {image.src} has no alt text (alt={image.alt!r})")
+    if not probed:
+        return problems
+    if not dom.probed:
+        problems.append("the probe script did not finish (page scripts failed?)")
+    problems += [f"console error: {error}" for error in dom.console_errors]
+    bodies = dom.visible_solutions.count("body")
+    cells = dom.visible_solutions.count("cell")
+    if bodies:
+        problems.append(f"{bodies} solution(s) visible before they are opened")
+    if cells:
+        problems.append(f"{cells} code cell(s) after an exercise outside any solution")
+    if dom.wide:
+        problems.append(f"{len(dom.wide)} output(s) wider than the column: {dom.wide[:3]}")
+    return problems
 
 
 def check_book(
@@ -385,7 +591,6 @@ def check_book(
     toc: str | Path,
     chromium: str | None = None,
     screenshots: str | Path | None = None,
-    screenshot_pages: Mapping[str, str] | None = None,
     render: Callable[[str], str] | None = None,
     workers: int = 2,
     budget_ms: int = 8000,
@@ -393,20 +598,23 @@ def check_book(
     """Load every toc page of the build in ``html_dir`` in headless Chromium and check it.
 
     ``render(url) -> html`` replaces Chromium (for tests of the checks
-    themselves); ``screenshot_pages`` maps a name to a page path, saved as
-    ``<screenshots>/<name>.png``.
+    themselves; the probe's checks are then skipped). With ``chromium`` and
+    ``screenshots``, a full-page screenshot of every page is saved there as
+    ``<page name>.png``.
     """
     html_dir = Path(html_dir)
+    probed = render is None
     if render is None:
         if chromium is None:
             raise ValueError("check_book needs chromium (a path) or a render function")
         render = functools.partial(chromium_dom, chromium, budget_ms=budget_ms)
+    shoot = functools.partial(chromium_screenshot, chromium) if chromium and screenshots else None
     pages = [f"{doc}.html" for doc in toc_files(toc)]
     problems: list[str] = []
-    shots: list[Path] = []
     server = Server(html_dir)
     with server.running():
-        checker = Checker(html_dir, server, render)
+        folder = Path(screenshots) if screenshots else None
+        checker = Checker(html_dir, server, render, probed, shoot, folder)
         with ThreadPoolExecutor(max_workers=workers) as pool:
             reports = list(pool.map(checker.check_page, pages))
         root = Page(render(urllib.parse.urljoin(server.base, pages[0])))
@@ -429,13 +637,7 @@ def check_book(
             {path for path, code in server.requests if code == 404 and path != "/favicon.ico"}
         )
         problems += [f"the browser asked for a missing file: {path}" for path in missing]
-        if chromium and screenshots:
-            for name, page in (screenshot_pages or {}).items():
-                target = Path(screenshots) / f"{name}.png"
-                shots.append(
-                    chromium_screenshot(chromium, urllib.parse.urljoin(server.base, page), target)
-                )
-    return BookReport(reports, problems, shots)
+    return BookReport(reports, problems, sorted(checker.shots))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -449,11 +651,9 @@ def main(argv: list[str] | None = None) -> int:
         print("chromium not found (Debian: apt-get install -y chromium)")
         return 2
     shots = args.screenshots or args.html_dir.parent / "screenshots"
-    docs = toc_files(args.toc)
-    results = RESULTS_PAGE if RESULTS_PAGE in docs else docs[-1]
-    pages = {"intro": f"{docs[0]}.html", "results": f"{results}.html"}
-    report = check_book(args.html_dir, args.toc, chromium, shots, pages)
+    report = check_book(args.html_dir, args.toc, chromium, shots)
     print(report.summary())
+    print(f"screenshots: {len(report.screenshots)} pages in {shots}")
     return 1 if report.all_problems() else 0
 
 

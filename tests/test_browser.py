@@ -17,7 +17,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser_check import RESULTS_PAGE, Page, check_book, find_chromium, toc_files
+from tests.browser_check import (
+    PROBE,
+    Page,
+    check_book,
+    find_chromium,
+    reader_problems,
+    toc_files,
+    with_probe,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "_build" / "screenshots"
@@ -55,22 +63,18 @@ def chromium() -> str:
 
 
 @pytest.mark.slow
-def test_every_page_renders_offline_in_chromium(book_html: Path, chromium: str):
+def test_every_page_reads_well_in_chromium(book_html: Path, chromium: str):
+    """The reader's test: every page renders offline, with no build noise, no visible
+    solution, captioned figures, outputs that fit and a quiet console."""
     toc = ROOT / "_toc.yml"
     docs = toc_files(toc)
-    results = RESULTS_PAGE if RESULTS_PAGE in docs else docs[-1]
-    report = check_book(
-        book_html,
-        toc,
-        chromium,
-        screenshots=SCREENSHOTS,
-        screenshot_pages={"intro": f"{docs[0]}.html", "results": f"{results}.html"},
-    )
+    report = check_book(book_html, toc, chromium, screenshots=SCREENSHOTS)
     print(report.summary())
     assert report.all_problems() == []
     assert [p.path for p in report.pages] == [f"{d}.html" for d in docs]
     assert any(p.math for p in report.pages)
-    assert sorted(p.name for p in report.screenshots) == ["intro.png", "results.png"]
+    assert sum(p.figures for p in report.pages) >= 20  # the notebooks' figures, all captioned
+    assert sorted(p.name for p in report.screenshots) == sorted(f"{Path(d).name}.png" for d in docs)
     assert all(p.stat().st_size > 10_000 for p in report.screenshots)
 
 
@@ -182,3 +186,79 @@ def test_page_title_is_the_documents_not_an_svg_icons():
         "<button><svg><title>Light</title></svg><svg><title>Dark</title></svg></button></body></html>"
     )
     assert Page(html).title == "Intro — synovis"
+
+
+NOISY_DOM = """<html data-synovis-probe="1" data-synovis-height="3000"
+data-synovis-console-errors='["Uncaught SyntaxError: x (a.html:3)"]'><body>
+<div class="cell_output"><div class="output stderr"><pre>UserWarning</pre></div>
+<img src="a.png" alt="../_images/0123456789abcdef0123.png">
+<figure><img src="b.png" alt="ROC curves, one per grade">
+<figcaption><p><span class="caption-number">Fig. 1 </span>ROC</p></figcaption></figure>
+<pre data-synovis-wide="900>700">a long line</pre></div>
+<p>written to /home/alice/synovis/results</p>
+<p>training:  40%|####      | 4/10 [00:01&lt;00:02, 3.1it/s]</p>
+<div class="solution" data-synovis-visible-solution="body"></div>
+<div class="cell" data-synovis-visible-solution="cell"></div></body></html>"""
+
+
+def test_reader_problems_names_each_fault():
+    page = Page(NOISY_DOM)
+    assert [(i.src, i.numbered) for i in page.output_images] == [("a.png", False), ("b.png", True)]
+    assert reader_problems(page, NOISY_DOM, probed=True) == [
+        "1 stderr block(s)",
+        "a progress bar",
+        "machine path(s) in the text: ['/home/alice/']",
+        "output figure a.png has no numbered caption",
+        "output figure a.png has no alt text (alt='../_images/0123456789abcdef0123.png')",
+        "console error: Uncaught SyntaxError: x (a.html:3)",
+        "1 solution(s) visible before they are opened",
+        "1 code cell(s) after an exercise outside any solution",
+        "1 output(s) wider than the column: ['pre. 900>700 px']",
+    ]
+    widget = '<script type="application/vnd.jupyter.widget-state+json">FloatProgressModel</script>'
+    assert reader_problems(Page("<html></html>"), widget, probed=False) == ["a progress bar"]
+    assert reader_problems(Page("<html></html>"), "", probed=True) == [
+        "the probe script did not finish (page scripts failed?)"
+    ]
+
+
+def test_the_probe_goes_first_in_the_head():
+    html = b"<html><head><title>t</title></head><body></body></html>"
+    assert with_probe(html).startswith(b"<html><head>" + PROBE.encode() + b"<title>")
+    assert with_probe(b"<p>no head</p>").startswith(PROBE.encode())
+
+
+PROBED_PAGE = """<html><head><title>P</title>
+<script>const X = 1;</script><script>const X = 2;</script></head><body>
+<article class="bd-article" style="width: 500px"><h1>P</h1>
+<div class="cell_output"><pre style="white-space: pre">{long}</pre><pre>short</pre></div>
+<div class="exercise">Exercise</div>
+<div class="solution dropdown"><p class="admonition-title">Solution</p>
+<section><p>the answer, not hidden</p></section></div>
+<div class="solution dropdown"><p class="admonition-title">Solution</p>
+<section style="display: none"><p>hidden</p></section></div>
+<div class="cell"><pre>print(answer)</pre></div>
+$x$<mjx-container></mjx-container></article></body></html>"""
+
+
+@pytest.mark.slow
+def test_the_probe_marks_what_a_reader_would_see_wrongly(tmp_path: Path, chromium: str):
+    """In real Chromium: a duplicated const, an overflowing output, an open solution and a
+    code cell after an exercise are each caught; a hidden solution is not."""
+    html = tmp_path / "html"
+    (html / "book").mkdir(parents=True)
+    (html / "book" / "p.html").write_text(PROBED_PAGE.format(long="x" * 400))
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/p\n")
+    report = check_book(html, tmp_path / "_toc.yml", chromium, screenshots=tmp_path / "shots")
+    problems = report.pages[0].problems
+    assert len(problems) == 4, problems
+    assert problems[0].startswith(
+        "console error: Uncaught SyntaxError: Identifier 'X' has already been declared (p.html:"
+    )
+    assert problems[1:3] == [
+        "1 solution(s) visible before they are opened",
+        "1 code cell(s) after an exercise outside any solution",
+    ]
+    assert problems[3].startswith("1 output(s) wider than the column: ['pre. ")
+    assert problems[3].endswith(">500 px']")
+    assert [s.name for s in report.screenshots] == ["p.png"]

@@ -12,7 +12,8 @@
    and profile have not changed is not executed again (the runner's
    manifest). Any failure stops the build with the notebook, cell and log.
 2. :func:`stage` copies the book's sources into ``_build/source`` with the
-   executed notebooks in place of the stripped ones and execution turned off.
+   executed notebooks in place of the stripped ones (the parameters the runner
+   injected collapsed, as plumbing) and execution turned off.
 3. ``jupyter-book build _build/source --path-output . -W -n --keep-going``
    writes ``_build/html``.
 
@@ -32,6 +33,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,7 +42,8 @@ SOURCES = ("_config.yml", "_toc.yml", "book")
 
 def stage(root: Path, executed: dict[str, Path], dest: Path) -> Path:
     """Copy the book's sources from ``root`` into ``dest``, with each executed notebook
-    (``{stem: path}``) in ``dest/notebooks`` and Jupyter Book's execution turned off."""
+    (``{stem: path}``) in ``dest/notebooks``, its injected-parameters cell collapsed
+    (``hide-cell``), and Jupyter Book's execution turned off."""
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
@@ -52,7 +55,12 @@ def stage(root: Path, executed: dict[str, Path], dest: Path) -> Path:
             shutil.copy2(source, dest / name)
     (dest / "notebooks").mkdir()
     for stem, path in executed.items():
-        shutil.copy2(path, dest / "notebooks" / f"{stem}.ipynb")
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            tags = cell.metadata.get("tags", [])
+            if "injected-parameters" in tags and "hide-cell" not in tags:
+                cell.metadata["tags"] = [*tags, "hide-cell"]
+        nbformat.write(nb, dest / "notebooks" / f"{stem}.ipynb")
     config = yaml.safe_load((dest / "_config.yml").read_text())
     config["execute"]["execute_notebooks"] = "off"
     (dest / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
