@@ -367,7 +367,7 @@ def verdict(
     test at ``alpha`` per trial) and whether it beat the placebo (the initial
     model's training set plus copied images, the yardstick for training noise).
     A model "beat" another when its mean kappa is higher and its kappa rose in
-    every trial; a rise in some trials only is "mixed". A kappa change smaller than
+    every trial; a higher mean from some trials only "did not consistently beat". A kappa change smaller than
     ``tolerance`` (it rounds to 0.00) is no change. The study's own change is
     quoted beside ours. Taught in notebook 08.
     """
@@ -379,9 +379,9 @@ def verdict(
     kappa_placebo = _mean_by_model(placebo, "kappa").iloc[1]
     focus = f"auc_grade{comparison.focus_grade}"
     rose = int((change > tolerance).sum())
-    outcome = "beat" if rose == trials and change.mean() > tolerance else "did not beat"
-    if 0 < rose < trials:
-        outcome = "did not consistently beat"
+    outcome = "did not beat"
+    if change.mean() > tolerance:
+        outcome = "beat" if rose == trials else "did not consistently beat"
     measures = [f"linear weighted kappa {kappa[second]:.2f} against {kappa[first]:.2f}"]
     if focus in comparison.per_trial:
         auc = _mean_by_model(comparison, focus)
