@@ -41,6 +41,35 @@ MAX_LOGIC_LINES = 15
 """A code cell longer than this is a library function waiting to be written."""
 
 
+def solution_problems(nb: nbformat.NotebookNode) -> list[str]:
+    """Solutions whose code a reader would see before opening them.
+
+    A solution with code is gated (sphinx-exercise's ``solution-start`` ...
+    ``solution-end`` in markdown cells around its code cells) and a dropdown, so
+    the book keeps its code and output inside the closed solution; no code cell
+    after the first exercise is left outside one.
+    """
+    problems: list[str] = []
+    inside, seen_exercise = False, False
+    for i, cell in enumerate(nb.cells):
+        text = cell.source if cell.cell_type == "markdown" else ""
+        if "```{exercise}" in text:
+            seen_exercise = True
+        if "```{solution}" in text:
+            problems.append(f"cell {i}: an ungated solution (use solution-start/solution-end)")
+        if "```{solution-start}" in text:
+            if ":class: dropdown" not in text:
+                problems.append(f"cell {i}: a solution that is not a dropdown")
+            inside = True
+        if "```{solution-end}" in text:
+            inside = False
+        if cell.cell_type == "code" and seen_exercise and not inside:
+            problems.append(f"cell {i}: code after an exercise outside its solution")
+    if inside:
+        problems.append("a solution-start without its solution-end")
+    return problems
+
+
 def convention_problems(nb: nbformat.NotebookNode, stem: str) -> list[str]:
     """Everything in ``nb`` (the notebook ``stem``, e.g. ``05_vgg16_transfer_learning``) that
     breaks the course's notebook anatomy (CONTRIBUTING.md, "Conventions"); empty when none does."""
@@ -90,8 +119,9 @@ def convention_problems(nb: nbformat.NotebookNode, stem: str) -> list[str]:
     ):
         if text not in markdown:
             problems.append(f"missing {text!r}")
-    if "```{exercise}" not in markdown or "```{solution}" not in markdown:
+    if "```{exercise}" not in markdown or "```{solution-start}" not in markdown:
         problems.append("no exercise with a solution")
+    problems += solution_problems(nb)
     labels = re.findall(r":label:\s*(\S+)", markdown)
     if not all(label.startswith(f"nb{stem[:2]}-") for label in labels) or len(labels) != len(
         set(labels)

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import nbformat
 import pytest
 
-from tests.notebooks import NOTEBOOKS, ROOT, convention_problems, literal_parameters, read
+from tests.notebooks import (
+    NOTEBOOKS,
+    ROOT,
+    convention_problems,
+    literal_parameters,
+    read,
+    solution_problems,
+)
 
 IDS = [p.stem for p in NOTEBOOKS]
 
@@ -82,3 +92,48 @@ def test_literal_parameters_rejects_logic():
         literal_parameters("import os\nPROFILE = os.environ['X']")
     with pytest.raises(ValueError):
         literal_parameters("PROFILE = 'ci'\nprint(PROFILE)")
+
+
+def test_a_solution_shows_nothing_until_opened():
+    """Solution code sits between solution-start and solution-end, in a dropdown."""
+    v4 = nbformat.v4
+    exercise = v4.new_markdown_cell("```{exercise} E\n:label: nb01-ex1\n```")
+    gated = [
+        exercise,
+        v4.new_markdown_cell("```{solution-start} nb01-ex1\n:class: dropdown\n```\nWhy."),
+        v4.new_code_cell("answer = 42"),
+        v4.new_markdown_cell("```{solution-end}\n```"),
+    ]
+    assert solution_problems(v4.new_notebook(cells=gated)) == []
+    ungated = [
+        exercise,
+        v4.new_markdown_cell("```{solution} nb01-ex1\n:class: dropdown\n\nWhy.\n```"),
+        v4.new_code_cell("answer = 42"),
+    ]
+    assert solution_problems(v4.new_notebook(cells=ungated)) == [
+        "cell 1: an ungated solution (use solution-start/solution-end)",
+        "cell 2: code after an exercise outside its solution",
+    ]
+    open_ended = [exercise, v4.new_markdown_cell("```{solution-start} nb01-ex1\n```")]
+    assert solution_problems(v4.new_notebook(cells=open_ended)) == [
+        "cell 1: a solution that is not a dropdown",
+        "a solution-start without its solution-end",
+    ]
+
+
+def test_the_table_of_contents_follows_the_prerequisites():
+    """Every notebook a notebook's Prerequisites link to comes before it in _toc.yml, and the
+    prerequisites are links (a reader clicks them), not bare names."""
+    from tests.browser_check import toc_files
+
+    order = [Path(doc).name for doc in toc_files(ROOT / "_toc.yml")]
+    for path in NOTEBOOKS:
+        markdown = "\n".join(c.source for c in read(path).cells if c.cell_type == "markdown")
+        section = markdown.split("## Prerequisites", 1)[1].split("Time to learn", 1)[0]
+        needed = re.findall(r"\]\((\d\d_[\w]+)\.ipynb\)", section)
+        named = re.findall(r"[Nn]otebooks? (\d\d?)\b", re.sub(r"\[[^\]]*\]\([^)]*\)", "", section))
+        assert not named, f"{path.stem}: prerequisites name notebooks {named} without a link"
+        for stem in needed:
+            assert order.index(stem) < order.index(path.stem), (
+                f"{path.stem} needs {stem}, which comes after it in _toc.yml"
+            )
