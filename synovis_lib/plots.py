@@ -146,3 +146,19 @@ def paper_vs_ours(
     table["ours_2dp"] = mine.map(round_half_up)
     table["match"] = table["ours_2dp"].eq(published.map(round_half_up)) & mine.notna()
     return table
+
+
+def compact_comparison(comparison: pd.DataFrame) -> pd.DataFrame:
+    """A :func:`paper_vs_ours` table folded to one row per item and one column per statistic:
+    our value to two decimals, with the paper's beside it where the two differ
+    (``"0.63 ≠ 0.62"``), and ``"–"`` where we have no value. Forty-six long rows become a
+    table a reader can take in at once. Taught in notebooks 04 and 06.
+    """
+    text = comparison["ours_2dp"].map(lambda v: "–" if pd.isna(v) else f"{v:.2f}")
+    differs = ~comparison["match"].astype(bool)
+    paper = comparison.loc[differs, "paper"].map(lambda v: f"{v:.2f}")
+    text[differs] = text[differs] + " ≠ " + paper
+    order = pd.unique(comparison.index.get_level_values("statistic"))
+    items = pd.unique(comparison.index.droplevel("statistic"))
+    wide = text.unstack("statistic").reindex(columns=order).fillna("")
+    return wide.reindex(items)

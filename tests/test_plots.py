@@ -55,3 +55,29 @@ def test_paper_vs_ours_matches_at_two_decimals():
     ours = metrics.grade_report(metrics.paper_confusion("initial"))
     assert plots.paper_vs_ours(frame, ours)["match"].all()
     assert not plots.paper_vs_ours({"a": 0.62}, {"a": 0.614})["match"].any()
+
+
+def test_compact_comparison_folds_the_46_values_into_one_row_per_item():
+    tables = {m: metrics.paper_confusion(m) for m in ("initial", "second")}
+    long = pd.concat(
+        {
+            m: plots.paper_vs_ours(metrics.paper_values(m), metrics.results_values(t))
+            for m, t in tables.items()
+        },
+        names=["model"],
+    )
+    wide = plots.compact_comparison(long)
+    assert len(long) == 46 and wide.shape == (10, 8)
+    assert list(wide.columns[:5]) == ["accuracy", "precision", "recall", "f1", "specificity"]
+    assert wide.loc[("initial", "weighted kappa"), "kappa"] == "0.62"
+    assert wide.loc[("second", "grade 1"), "recall"] == "0.51"
+    assert wide.loc[("initial", "grade 0"), "kappa"] == ""  # not a statistic of a grade
+    assert not wide.stack().str.contains("≠").any()  # the paper's own tables match everywhere
+
+
+def test_compact_comparison_shows_the_paper_beside_a_value_that_differs():
+    other = np.array([[30, 5, 0, 0], [10, 20, 5, 0], [0, 10, 40, 2], [0, 0, 1, 3]])
+    long = plots.paper_vs_ours(metrics.paper_values("initial"), metrics.results_values(other))
+    wide = plots.compact_comparison(long)
+    assert wide.loc["weighted kappa", "kappa"] == "0.73 ≠ 0.62"
+    assert list(wide.index) == ["grade 0", "grade 1", "grade 2", "grade 3", "weighted kappa"]
