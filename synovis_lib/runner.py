@@ -294,6 +294,8 @@ def _failure_from(error: BaseException, partial: Path) -> Failure:
     )
 
 
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+"""The backend that puts a figure into the notebook when a cell calls ``plt.show()``."""
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 """What torch, NumPy and SciPy read for their thread pools when a kernel starts."""
 
@@ -315,18 +317,28 @@ def kernel_environment(threads: int | None) -> Iterator[dict[str, str]]:
 
     Progress bars off (``SYNOVIS_PROGRESS=0``: an executed notebook is read, not
     watched) and, with ``threads``, that many threads in each of
-    :data:`THREAD_VARIABLES`; a value the user has set is kept. Yields what was set.
+    :data:`THREAD_VARIABLES`; a value the user has set for these is kept. The
+    matplotlib backend is always the inline one (:data:`INLINE_BACKEND`): a
+    backend inherited from the caller (``MPLBACKEND=Agg`` in a test session or a
+    headless shell) would make ``plt.show()`` draw nothing, and the executed
+    notebook, and the book, would lose their figures in silence. Yields what was
+    set; the previous environment is restored afterwards.
     """
     wanted = {PROGRESS_ENV_VAR: "0"}
     if threads is not None:
         wanted |= dict.fromkeys(THREAD_VARIABLES, str(threads))
     added = {name: value for name, value in wanted.items() if name not in os.environ}
+    added["MPLBACKEND"] = INLINE_BACKEND
+    before = {name: os.environ.get(name) for name in added}
     os.environ.update(added)
     try:
         yield added
     finally:
-        for name in added:
-            os.environ.pop(name, None)
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def execute(task: Task) -> Outcome:

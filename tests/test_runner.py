@@ -303,6 +303,26 @@ def test_kernels_draw_no_progress_bars_unless_the_user_asks(
         assert show_progress(False) is False
 
 
+def test_figures_reach_the_executed_notebook_whatever_backend_the_caller_uses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """With MPLBACKEND=Agg inherited (as in this test session), plt.show() in a kernel
+    would draw nothing: the runner gives kernels the inline backend."""
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    make_notebook(
+        folder / "01_fig.ipynb", "import matplotlib.pyplot as plt\nplt.plot([0, 1])\nplt.show()"
+    )
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    run(folder, tmp_path / "out", jobs=1)
+    executed = nbformat.read(tmp_path / "out" / "01_fig.ipynb", as_version=4)
+    images = [
+        o for c in executed.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})
+    ]
+    assert len(images) == 1
+    assert os.environ["MPLBACKEND"] == "Agg"  # the caller's environment is restored
+
+
 def test_cli_exit_codes_and_summary(course: Path, tmp_path: Path, capsys):
     out = tmp_path / "cli"
     trace = tmp_path / "cli.trace"
