@@ -37,7 +37,7 @@ from synovis_lib import metrics
 from synovis_lib.explain import gradcam, plot_gradcam
 from synovis_lib.layout import estimate_layout
 from synovis_lib.metrics import grade_report
-from synovis_lib.plots import plot_confusion
+from synovis_lib.plots import plot_confusion, plot_roc
 
 
 @dataclass(frozen=True)
@@ -228,6 +228,10 @@ class Comparison:
             text = mean.map(lambda v: f"{v:.3f}") + " ± " + sd.map(lambda v: f"{v:.3f}")
         return text.T
 
+    def means(self) -> pd.DataFrame:
+        """Each model's mean over trials of every numeric measure, one row per model."""
+        return self.per_trial.groupby("model", sort=False).mean(numeric_only=True)
+
     def kappa_change(self) -> pd.Series:
         """Per trial: the second model's kappa minus the first's (same trial, same seed)."""
         kappa = self.per_trial.pivot(index="trial", columns="model", values="kappa")
@@ -332,7 +336,7 @@ def paper_comparison(comparison: Comparison) -> pd.DataFrame:
     """The study's numbers for both models beside ours (means over trials, held-out part):
     overall accuracy, linear weighted kappa and the focus grade's AUC."""
     published = metrics.paper_results()["models"]
-    ours = comparison.per_trial.groupby("model", sort=False).mean(numeric_only=True)
+    ours = comparison.means()
     focus = comparison.focus_grade
     rows = []
     for model in ours.index:
@@ -353,10 +357,6 @@ def paper_comparison(comparison: Comparison) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("model")
 
 
-def _mean_by_model(comparison: Comparison, measure: str) -> pd.Series:
-    return comparison.per_trial.groupby("model", sort=False)[measure].mean()
-
-
 def verdict(
     comparison: Comparison, placebo: Comparison, alpha: float = 0.05, tolerance: float = 0.005
 ) -> str:
@@ -375,8 +375,9 @@ def verdict(
     trials = int(comparison.per_trial["trial"].nunique())
     change = comparison.kappa_change()
     yardstick = placebo.kappa_change()
-    kappa = _mean_by_model(comparison, "kappa")
-    kappa_placebo = _mean_by_model(placebo, "kappa").iloc[1]
+    means = comparison.means()
+    kappa = means["kappa"]
+    kappa_placebo = placebo.means()["kappa"].iloc[1]
     focus = f"auc_grade{comparison.focus_grade}"
     rose = int((change > tolerance).sum())
     outcome = "did not beat"
@@ -384,11 +385,11 @@ def verdict(
         outcome = "beat" if rose == trials else "did not consistently beat"
     measures = [f"linear weighted kappa {kappa[second]:.2f} against {kappa[first]:.2f}"]
     if focus in comparison.per_trial:
-        auc = _mean_by_model(comparison, focus)
+        auc = means[focus]
         measures.append(
             f"grade-{comparison.focus_grade} AUC {auc[second]:.2f} against {auc[first]:.2f}"
         )
-    accuracy = _mean_by_model(comparison, "accuracy")
+    accuracy = means["accuracy"]
     measures.append(f"accuracy {accuracy[second]:.2f} against {accuracy[first]:.2f}")
     tests = comparison.mcnemar
     significant = tests[tests["pvalue"] < alpha]
@@ -427,8 +428,6 @@ def plot_rocs(y_true, probs: dict[str, np.ndarray], focus_grade: int | None = No
     """One-vs-rest ROC curves of each model, side by side on the same images (the paper's
     Figures 4 and 5), DeLong CIs in the legends; ``focus_grade`` titles that grade's AUC.
     Taught in notebook 08."""
-    from synovis_lib.plots import plot_roc
-
     fig, axes = plt.subplots(1, len(probs), figsize=(4.4 * len(probs), 4.6), layout="constrained")
     for ax, (model, p) in zip(np.atleast_1d(axes), probs.items(), strict=True):
         rocs = metrics.roc_per_grade(y_true, p)
@@ -515,7 +514,7 @@ class SecondModelStudy:
 
     def headline(self) -> dict[str, Any]:
         """The numbers a results table needs (means over trials, held-out part)."""
-        per = self.comparison.per_trial.groupby("model", sort=False).mean(numeric_only=True)
+        per = self.comparison.means()
         focus = f"auc_grade{self.comparison.focus_grade}"
         out: dict[str, Any] = {
             "profile": self.profile,
@@ -525,7 +524,7 @@ class SecondModelStudy:
             "sources": self.sources["image"].tolist(),
             "mcnemar_pvalues": self.comparison.mcnemar["pvalue"].round(4).tolist(),
         }
-        placebo = self.placebo.per_trial.groupby("model", sort=False).mean(numeric_only=True)
+        placebo = self.placebo.means()
         for model, row in pd.concat([per, placebo.iloc[1:]]).iterrows():
             for measure in ("accuracy", "kappa", focus):
                 if measure in row:

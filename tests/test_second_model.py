@@ -377,15 +377,20 @@ def _with_errors(y: np.ndarray, wrong: int) -> np.ndarray:
     return np.eye(4)[pred]
 
 
+def _verdict(y: np.ndarray, initial: list, second: list, placebo: list) -> str:
+    """The sentences for second and placebo models, each compared with the initial one."""
+    return second_model.verdict(
+        second_model.compare_models(y, initial, second),
+        second_model.compare_models(y, initial, placebo, names=("initial", "placebo")),
+    )
+
+
 def test_verdict_says_the_second_model_lost_to_the_initial_and_the_placebo():
     y = np.tile(np.arange(4), 25)
     initial = [_with_errors(y, 10), _with_errors(y, 12)]
     second = [_with_errors(y, 30), _with_errors(y, 32)]
     placebo = [_with_errors(y, 11), _with_errors(y, 13)]
-    text = second_model.verdict(
-        second_model.compare_models(y, initial, second),
-        second_model.compare_models(y, initial, placebo, names=("initial", "placebo")),
-    )
+    text = _verdict(y, initial, second, placebo)
     assert text.startswith("On the 100 held-out images, over 2 trial(s), the second model")
     assert "Its kappa rose in 0 of 2 trial(s)" in text
     assert "**did not beat the initial model** and **did not beat the placebo**" in text
@@ -398,17 +403,11 @@ def test_verdict_credits_a_second_model_that_wins_every_trial():
     initial = [_with_errors(y, 30), _with_errors(y, 28)]
     second = [_with_errors(y, 5), _with_errors(y, 25)]
     placebo = [_with_errors(y, 29), _with_errors(y, 27)]
-    text = second_model.verdict(
-        second_model.compare_models(y, initial, second),
-        second_model.compare_models(y, initial, placebo, names=("initial", "placebo")),
-    )
+    text = _verdict(y, initial, second, placebo)
     assert "Its kappa rose in 2 of 2 trial(s)" in text
     assert "**beat the initial model** and **beat the placebo**" in text
     mixed = [_with_errors(y, 5), _with_errors(y, 40)]
-    text = second_model.verdict(
-        second_model.compare_models(y, initial, mixed),
-        second_model.compare_models(y, initial, placebo, names=("initial", "placebo")),
-    )
+    text = _verdict(y, initial, mixed, placebo)
     assert "**did not consistently beat the initial model**" in text
 
 
@@ -424,9 +423,6 @@ def test_plot_rocs_draws_one_panel_per_model():
 def test_verdict_counts_a_change_that_rounds_to_zero_as_none():
     y = np.tile(np.arange(4), 25)
     same = [np.eye(4)[np.full(100, 2)]]  # a constant model: kappa 0 whatever it is trained on
-    text = second_model.verdict(
-        second_model.compare_models(y, same, same),
-        second_model.compare_models(y, same, same, names=("initial", "placebo")),
-    )
+    text = _verdict(y, same, same, same)
     assert "Its kappa rose in 0 of 1 trial(s) (mean change +0.000)" in text
     assert "**did not beat the initial model** and **did not beat the placebo**" in text
