@@ -10,7 +10,8 @@ at any size:
 - ``bone_surface`` (:class:`BoneSurface`): the bright cortex of the metacarpal
   head and the proximal phalanx base, with the acoustic shadow below;
 - ``vascularity`` (:class:`Vascularity`): power Doppler signal, red -> orange
-  -> yellow :class:`Vessel` spots and confluent areas.
+  -> yellow :class:`Vessel` spots and confluent areas, and the brush
+  :class:`Stroke` s painted (or erased) over them in the drawing studio.
 
 Each layer carries a :class:`Transform` (move, scale, small rotation about the
 image centre, intensity gain). :func:`render` composites the layers and returns
@@ -67,6 +68,7 @@ from synovis_lib.profiles import INPUT_SIZE
 LAYERS = ("joint_tissue", "bone_surface", "vascularity")
 """The layer names, bottom to top."""
 KINDS = ("spot", "confluent")
+STROKE_MODES = ("paint", "erase")
 PAPER_COUNTS = dict(enumerate(profiles.PAPER_COUNTS))
 """The study's images per grade (870 in all)."""
 CHECK_MIN_SIZE = 64
@@ -111,13 +113,18 @@ def _shown(value: Any) -> str:
     return _REPR.repr(value)
 
 
-MAX_SCENE_BYTES = 1_000_000
+MAX_SCENE_BYTES = 4_000_000
 """The largest scene JSON (UTF-8 bytes) :meth:`Scene.from_json` and :meth:`Scene.load` read;
-the largest valid scene (:data:`MAX_VESSELS` vessels, :data:`MAX_DESCRIPTION` characters of
-description) saves to well under it."""
+the largest valid scene (:data:`MAX_VESSELS` vessels, :data:`MAX_STROKES` strokes of
+:data:`MAX_STROKE_POINTS` points, :data:`MAX_DESCRIPTION` characters of description) saves to
+well under it."""
 MAX_VESSELS = 256
 """The most vessels a scene may have (the basic scenes have at most 16): rendering memory
 grows with vessels times their area, about 1 GB for 200 of the largest at 224 px."""
+MAX_STROKES = 64
+"""The most brush strokes a scene may have (the studio's undo keeps them one by one)."""
+MAX_STROKE_POINTS = 256
+"""The most points of one stroke (the studio thins a drag to points a quarter brush apart)."""
 MAX_DESCRIPTION = 10_000
 """The longest scene description, in characters."""
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -207,6 +214,10 @@ FIELD_RANGES: dict[str, dict[str, Range]] = {
         "phalanx_y": Range(0, 1),
         "lip": Range(0, 0.2),
         "cortex": Range(0, 0.05, open_low=True),
+    },
+    "Stroke": {
+        "radius": Range(0, 0.1, open_low=True),
+        "intensity": Range(0, 1, open_low=True),
     },
     "Vessel": {
         "x": Range(0, 1, outside="the canvas"),
@@ -383,25 +394,81 @@ class Vessel:
         _check(self.kind in KINDS, f"kind must be one of {KINDS}, got {_shown(self.kind)}")
 
 
-def _check_vessel_count(n: int, where: str) -> None:
-    _check(n <= MAX_VESSELS, f"{where}: at most {MAX_VESSELS} vessels allowed, got {n}")
+_CANVAS = Range(0, 1, outside="the canvas")
+
+
+@dataclass(frozen=True)
+class Stroke:
+    """A brush stroke on the vascularity layer, as drawn with the mouse or a pen.
+
+    ``points`` is the path ``((x, y), ...)`` (layer coordinates, 0..1; one point is a
+    dab). Everything within ``radius`` of the path is painted with Doppler signal of
+    ``intensity`` (``mode="paint"``, brightest along the path) or cleared of all signal
+    drawn before it, vessels and earlier strokes alike (``mode="erase"``). Strokes scale,
+    move and rotate with their layer, so a painted scene renders at any size and makes
+    variants like any other.
+
+    Ranges (:data:`FIELD_RANGES`): every point in [0, 1] (the canvas), ``radius`` (0, 0.1],
+    ``intensity`` (0, 1]; 1 to :data:`MAX_STROKE_POINTS` points.
+    """
+
+    points: tuple[tuple[float, float], ...]
+    radius: float = 0.02
+    mode: str = "paint"
+    intensity: float = 0.9
+
+    def __post_init__(self) -> None:
+        _check_numbers(self)
+        _check(
+            self.mode in STROKE_MODES,
+            f"mode must be one of {STROKE_MODES}, got {_shown(self.mode)}",
+        )
+        points = self.points
+        _check(
+            isinstance(points, list | tuple) and 1 <= len(points) <= MAX_STROKE_POINTS,
+            f"points must be a list of 1 to {MAX_STROKE_POINTS} [x, y] pairs, got {_shown(points)}",
+        )
+        checked = []
+        for i, point in enumerate(points):
+            _check(
+                isinstance(point, list | tuple) and len(point) == 2,
+                f"points[{i}] must be an [x, y] pair, got {_shown(point)}",
+            )
+            checked.append(tuple(_CANVAS.check(f"points[{i}]", v) for v in point))
+        object.__setattr__(self, "points", tuple(checked))
+
+
+_ITEMS: dict[str, tuple[type, int]] = {
+    "vessels": (Vessel, MAX_VESSELS),
+    "strokes": (Stroke, MAX_STROKES),
+}
+"""The vascularity layer's lists: their class and how many a scene may have."""
+
+
+def _check_count(name: str, n: int, where: str) -> None:
+    limit = _ITEMS[name][1]
+    _check(n <= limit, f"{where}: at most {limit} {name} allowed, got {n}")
 
 
 @dataclass(frozen=True)
 class Vascularity:
-    """The power Doppler layer: vessels drawn on top of the grey image (at most
-    :data:`MAX_VESSELS`)."""
+    """The power Doppler layer: vessels (at most :data:`MAX_VESSELS`) drawn on top of the
+    grey image, then brush strokes (at most :data:`MAX_STROKES`) in the order drawn."""
 
     vessels: tuple[Vessel, ...] = ()
     transform: Transform = field(default_factory=Transform)
+    strokes: tuple[Stroke, ...] = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "vessels", tuple(self.vessels))
-        _check_vessel_count(len(self.vessels), "vessels")
-        for i, vessel in enumerate(self.vessels):
-            _check(
-                isinstance(vessel, Vessel), f"vessels[{i}] must be a Vessel, got {_shown(vessel)}"
-            )
+        for name, (cls, _) in _ITEMS.items():
+            items = tuple(getattr(self, name))
+            object.__setattr__(self, name, items)
+            _check_count(name, len(items), name)
+            for i, item in enumerate(items):
+                _check(
+                    isinstance(item, cls),
+                    f"{name}[{i}] must be a {cls.__name__}, got {_shown(item)}",
+                )
         _check_transform(self)
 
 
@@ -453,6 +520,10 @@ class Scene:
     def vessels(self) -> tuple[Vessel, ...]:
         return self.vascularity.vessels
 
+    @property
+    def strokes(self) -> tuple[Stroke, ...]:
+        return self.vascularity.strokes
+
     def layer(self, name: str) -> JointTissue | BoneSurface | Vascularity:
         _check(name in LAYERS, f"unknown layer {name!r}; valid layers: {', '.join(LAYERS)}")
         return getattr(self, name)
@@ -463,6 +534,12 @@ class Scene:
             self, vascularity=dataclasses.replace(self.vascularity, vessels=tuple(vessels))
         )
 
+    def with_strokes(self, strokes: Sequence[Stroke]) -> Scene:
+        """This scene with its brush strokes replaced (vessels and transform kept)."""
+        return dataclasses.replace(
+            self, vascularity=dataclasses.replace(self.vascularity, strokes=tuple(strokes))
+        )
+
     def with_transform(self, layer: str, transform: Transform) -> Scene:
         """This scene with ``layer``'s transform replaced."""
         return dataclasses.replace(
@@ -470,11 +547,16 @@ class Scene:
         )
 
     def to_dict(self) -> dict[str, Any]:
+        """The scene as plain data (``strokes`` only when there are some, so a scene without
+        painting writes what it always did)."""
+        layers = {name: dataclasses.asdict(getattr(self, name)) for name in LAYERS}
+        if not self.strokes:
+            del layers["vascularity"]["strokes"]
         return {
             "id": self.id,
             "grade": self.grade,
             "description": self.description,
-            "layers": {name: dataclasses.asdict(getattr(self, name)) for name in LAYERS},
+            "layers": layers,
         }
 
     def to_json(self) -> str:
@@ -582,15 +664,16 @@ def _layer_from_dict(name: str, data: Mapping[str, Any], where: str) -> Any:
     if "transform" in data:
         data["transform"] = _build(Transform, data["transform"], f"{where}.transform")
     if name == "vascularity":
-        vessels = data.get("vessels", [])
-        _check(
-            isinstance(vessels, list | tuple),
-            f"{where}.vessels must be a list, got {type(vessels).__name__}",
-        )
-        _check_vessel_count(len(vessels), f"{where}.vessels")
-        data["vessels"] = tuple(
-            _build(Vessel, v, f"{where}.vessels[{i}]") for i, v in enumerate(vessels)
-        )
+        for key, (item_cls, _) in _ITEMS.items():
+            items = data.get(key, [])
+            _check(
+                isinstance(items, list | tuple),
+                f"{where}.{key} must be a list, got {type(items).__name__}",
+            )
+            _check_count(key, len(items), f"{where}.{key}")
+            data[key] = tuple(
+                _build(item_cls, v, f"{where}.{key}[{i}]") for i, v in enumerate(items)
+            )
     return _build(cls, data, where)
 
 
@@ -894,6 +977,90 @@ def _vessel_layer(vessels: Sequence[Vessel], size: int) -> np.ndarray:
     return level
 
 
+def _placed_strokes(vascularity: Vascularity) -> list[Stroke]:
+    """The strokes where the vascularity transform puts them (points may leave the canvas)."""
+    tr = vascularity.transform
+    placed = []
+    for stroke in vascularity.strokes:
+        stroke_ = object.__new__(Stroke)
+        values = {
+            "points": tuple(tr.apply(x, y) for x, y in stroke.points),
+            "radius": stroke.radius * tr.scale,
+            "mode": stroke.mode,
+            "intensity": min(1.0, stroke.intensity * tr.gain),
+        }
+        for name, value in values.items():
+            object.__setattr__(stroke_, name, value)
+        placed.append(stroke_)
+    return placed
+
+
+def _segment_distances(stroke: Stroke, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Squared distance (in brush radii) to each segment of a stroke's path, on equal boxes
+    around the segments (``(n, B, B)``, like :func:`_vessel_layer`'s boxes), with each box's
+    top-left pixel. Segments longer than the brush's width are cut into pieces first, so
+    the boxes stay small whatever the path; a one-point stroke is one segment of length
+    zero (a dab)."""
+    r = max(stroke.radius * size, 0.75)
+    pts = np.asarray(stroke.points, dtype=np.float64) * size - 0.5
+    if len(pts) == 1:
+        pts = np.concatenate([pts, pts])
+    pieces = np.maximum(np.ceil(np.hypot(*(pts[1:] - pts[:-1]).T) / (2 * r)), 1).astype(np.intp)
+    start = np.repeat(pts[:-1], pieces, axis=0)
+    step = np.repeat((pts[1:] - pts[:-1]) / pieces[:, None], pieces, axis=0)
+    k = np.arange(pieces.sum()) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+    a, b = start + k[:, None] * step, start + (k[:, None] + 1) * step
+    low = np.floor(np.minimum(a, b) - r).astype(np.intp) - 1
+    box = int((np.ceil(np.maximum(a, b) + r).astype(np.intp) + 2 - low).max())
+    steps = np.arange(box, dtype=np.float32)
+    px = (low[:, 0, None] + steps[None, :] - a[:, 0, None]).astype(np.float32)[:, None, :]
+    py = (low[:, 1, None] + steps[None, :] - a[:, 1, None]).astype(np.float32)[:, :, None]
+    d = (b - a).astype(np.float32)
+    length2 = (d * d).sum(axis=1)
+    dx, dy = d[:, 0, None, None], d[:, 1, None, None]
+    t = np.clip((px * dx + py * dy) / np.maximum(length2, 1e-12)[:, None, None], 0, 1)
+    rho2 = ((px - t * dx) ** 2 + (py - t * dy) ** 2) / np.float32(r * r)
+    return rho2, low[:, 0], low[:, 1]
+
+
+def _paint_strokes(level: np.ndarray, strokes: Sequence[Stroke]) -> np.ndarray:
+    """Apply brush strokes in order to a Doppler level image (in place, and returned):
+    paint raises the level to the stroke's (brightest on its path, with the vessels'
+    grain), erase clears every level under the brush. All segments of a stroke are
+    evaluated at once; only their merge into the canvas loops."""
+    size = level.shape[0]
+    speckle = _speckle_t(size)
+    for stroke in strokes:
+        rho2, x0, y0 = _segment_distances(stroke, size)
+        box = rho2.shape[1]
+        if stroke.mode == "paint":
+            steps = np.arange(box)
+            grain = speckle[
+                (x0[:, None, None] + steps[None, None, :]) % size,
+                (y0[:, None, None] + steps[None, :, None]) % size,
+            ]
+            value = np.float32(stroke.intensity) * (0.3 + 0.7 * (1 - np.minimum(rho2, 1)))
+            value = np.where(rho2 <= 1, np.clip(value * (1 + 0.12 * grain), 0.02, 1.0), 0)
+        for k in range(len(rho2)):
+            ya, xa = max(y0[k], 0), max(x0[k], 0)
+            yb, xb = min(y0[k] + box, size), min(x0[k] + box, size)
+            if ya >= yb or xa >= xb:
+                continue
+            target = level[ya:yb, xa:xb]
+            part = (slice(ya - y0[k], yb - y0[k]), slice(xa - x0[k], xb - x0[k]))
+            if stroke.mode == "erase":
+                target[rho2[k][part] <= 1] = 0
+            else:
+                np.maximum(target, value[k][part], out=target)
+    return level
+
+
+def _doppler(scene: Scene, size: int) -> np.ndarray:
+    """The vascularity layer's Doppler level per pixel: vessels, then strokes."""
+    level = _vessel_layer(_placed_vessels(scene.vascularity), size)
+    return _paint_strokes(level, _placed_strokes(scene.vascularity))
+
+
 def _composite(grey_t: np.ndarray, doppler: np.ndarray) -> np.ndarray:
     """RGB (H, W, 3) from transposed grey levels with the Doppler colours on top."""
     grey = np.clip(grey_t, 0, 255).astype(np.uint8).T
@@ -916,7 +1083,7 @@ def render(scene: Scene, size: int = INPUT_SIZE) -> Rendered:
     bone = _bone_t(scene, size)
     no_bone = bone < 0
     grey = np.where(no_bone, tissue, bone)
-    doppler = _vessel_layer(_placed_vessels(scene.vascularity), size)
+    doppler = _doppler(scene, size)
     return Rendered(
         rgb=_composite(grey, doppler),
         vascular=doppler > 0,
@@ -929,7 +1096,7 @@ def render_layers(scene: Scene, size: int = INPUT_SIZE) -> dict[str, np.ndarray]
     bone surface (on black) and vascularity (on black)."""
     tissue, _ = _tissue_t(scene, size)
     bone = _bone_t(scene, size)
-    doppler = _vessel_layer(_placed_vessels(scene.vascularity), size)
+    doppler = _doppler(scene, size)
     none = np.zeros((size, size), dtype=np.float32)
     return {
         "joint_tissue": _composite(tissue, none),
@@ -1099,14 +1266,17 @@ _SPOT_MOVE = 0.015
 """Largest independent move of each vessel in a ``move_spots`` modification."""
 
 
-def draw_modifications(rng: np.random.Generator, n_vessels: int = 0) -> list[dict[str, Any]]:
+def draw_modifications(
+    rng: np.random.Generator, n_vessels: int = 0, painted: bool = False
+) -> list[dict[str, Any]]:
     """Random modifications of one or more layers (rounded, so provenance replays exactly).
 
-    A scene without vessels has an empty vascularity layer, which no modification
-    changes: only its tissue and bone layers are drawn then, so every variant differs
-    from its basic scene.
+    A scene without vessels or brush strokes (``painted``) has an empty vascularity
+    layer, which no modification changes: only its tissue and bone layers are drawn then,
+    so every variant differs from its basic scene. ``move_spots`` moves vessels only;
+    strokes move with their layer.
     """
-    eligible = LAYERS if n_vessels else LAYERS[:2]
+    eligible = LAYERS if n_vessels or painted else LAYERS[:2]
     n_layers = int(rng.integers(1, len(eligible) + 1))
     layers = sorted(rng.choice(len(eligible), size=n_layers, replace=False))
     mods: list[dict[str, Any]] = []
@@ -1181,7 +1351,7 @@ def derive_variant(
     """
     original = _basic_rgb(scene, size)
     for attempt in range(1, max_attempts + 1):
-        mods = draw_modifications(rng, len(scene.vessels))
+        mods = draw_modifications(rng, len(scene.vessels), painted=bool(scene.strokes))
         rgb, result = _render_at(apply_modifications(scene, mods), size)
         if result.grade == scene.grade and not np.array_equal(rgb, original):
             return rgb, mods, result, attempt

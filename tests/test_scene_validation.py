@@ -18,10 +18,13 @@ from synovis_lib.synth import (
     LAYERS,
     MAX_DESCRIPTION,
     MAX_SCENE_BYTES,
+    MAX_STROKE_POINTS,
+    MAX_STROKES,
     MAX_VESSELS,
     BoneSurface,
     JointTissue,
     Scene,
+    Stroke,
     Transform,
     Vascularity,
     Vessel,
@@ -36,9 +39,10 @@ from synovis_lib.synth import (
     variants_of,
 )
 
-CLASSES = {cls.__name__: cls for cls in (Transform, JointTissue, BoneSurface, Vessel)}
+CLASSES = {cls.__name__: cls for cls in (Transform, JointTissue, BoneSurface, Vessel, Stroke)}
 BAD_NUMBERS = [math.nan, math.inf, -math.inf, 1e300, -1e300, 10**400, "0.5", True, None, [0.1]]
-SCENE = "g2_three_confluent"  # has vessels, so every class appears in its JSON
+SCENE = "g2_three_confluent"  # has vessels; _scene() adds a stroke, so every class appears
+STROKE = Stroke(((0.4, 0.5), (0.45, 0.52)), 0.01)
 
 
 WHERE = {
@@ -46,6 +50,7 @@ WHERE = {
     "JointTissue": "layers.joint_tissue",
     "BoneSurface": "layers.bone_surface",
     "Vessel": "layers.vascularity.vessels[0]",
+    "Stroke": "layers.vascularity.strokes[0]",
 }
 """Where the tests change a field of each class in the scene JSON."""
 
@@ -58,6 +63,7 @@ def _fields(data: dict, cls: str) -> dict:
         "JointTissue": layers["joint_tissue"],
         "BoneSurface": layers["bone_surface"],
         "Vessel": layers["vascularity"]["vessels"][0],
+        "Stroke": layers["vascularity"]["strokes"][0],
     }[cls]
 
 
@@ -68,11 +74,12 @@ def _fields_of(scene: Scene, cls: str) -> Transform | JointTissue | BoneSurface 
         "JointTissue": scene.joint_tissue,
         "BoneSurface": scene.bone_surface,
         "Vessel": scene.vessels[0],
+        "Stroke": scene.strokes[0],
     }[cls]
 
 
 def _scene_dict() -> dict:
-    return json.loads(basic_scene(SCENE).to_json())
+    return json.loads(basic_scene(SCENE).with_strokes([STROKE]).to_json())
 
 
 FIELDS = [(cls, name) for cls, ranges in FIELD_RANGES.items() for name in ranges]
@@ -107,7 +114,7 @@ def test_bad_numbers_are_refused_in_every_field_naming_source_and_field(cls, nam
 
 @pytest.mark.parametrize(("cls", "name"), FIELDS, ids=lambda v: v)
 def test_constructors_refuse_nan_and_infinity(cls, name):
-    required = {"x": 0.5, "y": 0.5} if cls == "Vessel" else {}
+    required = {"Vessel": {"x": 0.5, "y": 0.5}, "Stroke": {"points": STROKE.points}}.get(cls, {})
     for bad in (math.nan, math.inf, -math.inf, np.float32("nan")):
         with pytest.raises(ValueError, match=rf"^{name}( = | must be ).*(nan|inf)"):
             CLASSES[cls](**{**required, name: bad})
@@ -329,6 +336,9 @@ def test_every_field_renders_at_its_bounds_without_warnings():
                     scene = base.with_vessels(
                         [dataclasses.replace(v, **{name: value}) for v in base.vessels]
                     )
+                elif cls == "Stroke":
+                    stroke = dataclasses.replace(STROKE, **{name: value})
+                    scene = base.with_strokes([stroke, dataclasses.replace(stroke, mode="erase")])
                 else:
                     layer = "joint_tissue" if cls == "JointTissue" else "bone_surface"
                     changed = dataclasses.replace(base.layer(layer), **{name: value})
@@ -394,10 +404,12 @@ def test_variant_ids_are_checked_before_any_drawing():
 
 def test_the_largest_valid_scene_saves_and_loads_under_the_size_limit(tmp_path):
     vessel = Vessel(0.123456789, 0.987654321, 0.5, 0.5, "confluent", 0.987654321, -179.123456789)
+    points = ((0.123456789, 0.987654321),) * MAX_STROKE_POINTS
+    stroke = Stroke(points, 0.0987654321, "erase", 0.987654321)
     scene = Scene(
         "x" * 100,
         3,
-        vascularity=Vascularity((vessel,) * MAX_VESSELS),
+        vascularity=Vascularity((vessel,) * MAX_VESSELS, strokes=(stroke,) * MAX_STROKES),
         description="\U0001f600" * MAX_DESCRIPTION,
     )
     path = scene.save(tmp_path / "largest.json")
@@ -430,15 +442,15 @@ def test_too_many_vessels_or_too_long_a_description_are_refused():
 
 def test_huge_text_is_refused_before_parsing(tmp_path):
     with pytest.raises(
-        ValueError, match=r"^big\.json: 1,000,001 bytes is more than a scene may have \(1,000,000"
+        ValueError, match=r"^big\.json: 4,000,001 bytes is more than a scene may have \(4,000,000"
     ):
         Scene.from_json("x" * (MAX_SCENE_BYTES + 1), source="big.json")
     # The limit counts UTF-8 bytes, not characters.
-    with pytest.raises(ValueError, match=r"^big\.json: 1,000,002 bytes is more"):
-        Scene.from_json("é" * 500_001, source="big.json")
+    with pytest.raises(ValueError, match=r"^big\.json: 4,000,002 bytes is more"):
+        Scene.from_json("é" * 2_000_001, source="big.json")
     path = tmp_path / "big.json"
     path.write_bytes(b" " * (MAX_SCENE_BYTES + 5))
-    with pytest.raises(ValueError, match=rf"^{re.escape(str(path))}: 1,000,005 bytes is more"):
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(path))}: 4,000,005 bytes is more"):
         Scene.load(path)
 
 
@@ -474,3 +486,60 @@ def test_non_utf8_files_and_other_broken_json_name_the_file(tmp_path):
 )
 def test_to_id_makes_any_text_a_safe_id(text, expected):
     assert to_id(text) == expected and check_id(to_id(text)) == expected
+
+
+# ----------------------------------------------------------------------------- strokes
+
+
+@pytest.mark.parametrize(
+    ("points", "message"),
+    [
+        ([], r"points must be a list of 1 to 256 \[x, y\] pairs, got \[\]"),
+        ([[0.5, 0.5]] * (MAX_STROKE_POINTS + 1), r"points must be a list of 1 to 256"),
+        ([[0.5, 0.5], [0.5]], r"points\[1\] must be an \[x, y\] pair, got \[0\.5\]"),
+        ([[0.5, 0.5], [0.2, 1.5]], r"points\[1\] = 1\.5 is outside the canvas \[0, 1\]"),
+        ([[0.5, math.nan]], r"points\[0\] = nan is outside the canvas"),
+        ([[0.5, "0.5"]], r"points\[0\] must be a number, got '0\.5'"),
+        ("0.5, 0.5", r"points must be a list of 1 to 256"),
+    ],
+)
+def test_bad_stroke_points_are_refused_naming_the_stroke_and_point(points, message):
+    data = _scene_dict()
+    data["layers"]["vascularity"]["strokes"][0]["points"] = points
+    with pytest.raises(
+        ValueError, match=rf"^bad\.json: layers\.vascularity\.strokes\[0\]: {message}"
+    ):
+        Scene.from_dict(data, source="bad.json")
+
+
+def test_bad_stroke_modes_counts_and_fields_are_refused():
+    data = _scene_dict()
+    data["layers"]["vascularity"]["strokes"][0]["mode"] = "smudge"
+    with pytest.raises(ValueError, match=r"strokes\[0\]: mode must be one of \('paint', 'erase'\)"):
+        Scene.from_dict(data, source="bad.json")
+    data = _scene_dict()
+    data["layers"]["vascularity"]["strokes"][0]["colour"] = "red"
+    with pytest.raises(ValueError, match=r"strokes\[0\]: unknown field\(s\) \['colour'\]"):
+        Scene.from_dict(data, source="bad.json")
+    data = _scene_dict()
+    data["layers"]["vascularity"]["strokes"] = [STROKE.__dict__] * (MAX_STROKES + 1)
+    with pytest.raises(ValueError, match=r"strokes: at most 64 strokes allowed, got 65$"):
+        Scene.from_dict(data, source="bad.json")
+    data["layers"]["vascularity"]["strokes"] = {"points": [[0.5, 0.5]]}
+    with pytest.raises(ValueError, match=r"strokes must be a list, got dict$"):
+        Scene.from_dict(data, source="bad.json")
+
+
+def test_a_scene_without_strokes_writes_what_it_always_did_and_strokes_round_trip(tmp_path):
+    plain = basic_scene(SCENE)
+    assert "strokes" not in plain.to_dict()["layers"]["vascularity"]
+    painted = plain.with_strokes([STROKE, Stroke(((0.42, 0.51),), 0.02, "erase")])
+    written = json.loads(painted.to_json())["layers"]["vascularity"]["strokes"]
+    assert written[1] == {
+        "points": [[0.42, 0.51]],
+        "radius": 0.02,
+        "mode": "erase",
+        "intensity": 0.9,
+    }
+    assert Scene.load(painted.save(tmp_path / "painted.json")) == painted
+    assert painted.vessels == plain.vessels

@@ -363,3 +363,28 @@ def test_render_layers_like_figure_2():
     assert all(img.shape == (96, 96, 3) and img.dtype == np.uint8 for img in layers.values())
     assert layers["vascularity"][..., 0].max() > 200 and layers["vascularity"][..., 2].mean() < 5
     assert (layers["bone_surface"][..., 0] == layers["bone_surface"][..., 2]).all()
+
+
+def test_a_brush_stroke_paints_a_capsule_that_moves_with_its_layer_and_erase_clears_it():
+    size = 400
+    line = synth.Stroke(((0.3, 0.2), (0.6, 0.2)), radius=0.025)
+    scene = synth.Scene("painted", 1, vascularity=synth.Vascularity(strokes=(line,)))
+    painted = synth.render(scene, size).vascular
+    capsule = (0.3 * 2 * 0.025 + np.pi * 0.025**2) * size**2
+    assert painted.sum() == pytest.approx(capsule, rel=0.03)
+    rows, cols = np.nonzero(painted)
+    assert (rows.mean() + 0.5) / size == pytest.approx(0.2, abs=0.003)
+    assert (cols.mean() + 0.5) / size == pytest.approx(0.45, abs=0.003)
+    moved = scene.with_transform("vascularity", synth.Transform(dy=0.1, scale=1.5))
+    moved_paint = synth.render(moved, size).vascular  # (0.45, 0.2) -> (0.425, 0.05) + dy
+    rows, cols = np.nonzero(moved_paint)
+    assert (rows.mean() + 0.5) / size == pytest.approx(0.15, abs=0.003)
+    assert (cols.mean() + 0.5) / size == pytest.approx(0.425, abs=0.003)
+    assert moved_paint.sum() == pytest.approx(capsule * 1.5**2, rel=0.03)
+    spot = synth.Vessel(0.45, 0.2, 0.02, 0.02)
+    rubbed = synth.Stroke(((0.45, 0.2),), radius=0.05, mode="erase")
+    erased = scene.with_vessels([spot]).with_strokes([line, rubbed])
+    left = synth.render(erased, size).vascular
+    assert 0 < left.sum() < painted.sum() and not left[80, 180]  # the middle is cleared
+    order = scene.with_strokes([rubbed, line])  # erasing first clears nothing drawn later
+    assert synth.render(order, size).vascular.sum() == painted.sum()
