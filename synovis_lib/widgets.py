@@ -1,199 +1,56 @@
-"""The drawing studio, and the figures that show scenes, layers and training images.
+"""The studio's canvas widgets, and the figures that show scenes, layers and training images.
 
-The studio edits a :class:`~synovis_lib.synth.Scene` the way the study's
-rheumatologist edited her drawings: pick a basic scene, move and scale its
-layers, add, move and delete vessel spots, and see at once which
-EULAR/OMERACT grade the checker gives and why. Everything it does is a plain
-function of a :class:`StudioState` (``add_vessel``, ``move_vessel``,
-``set_layer_transform``, ``current_grade``, ...), so it can be scripted and
-tested; :func:`studio_figure` draws a state as a static matplotlib figure (for
-headless runs and the book), and :func:`drawing_studio` wraps the same
-functions in ipywidgets sliders, dropdowns and buttons with a matplotlib
-output, which works in JupyterLab and Colab without extra extensions.
+Two widgets share one small ES module (``synovis_lib/static/canvas.js``) through
+`anywidget <https://anywidget.dev>`_:
 
-Taught in ``notebooks/01_eular_omeract_scoring.ipynb`` (studio, worked examples)
-and ``notebooks/02_artificial_training_set.ipynb`` (scenes, layers, gallery).
+- :func:`drawing_studio`: draw a scene with the mouse or a pen: click a spot,
+  paint or erase with a brush, drag a layer, scale or turn it with the wheel,
+  undo and redo, with the live EULAR/OMERACT grade and a warning when the
+  drawing leaves its intended grade. Every edit is a function of
+  :mod:`synovis_lib.studio`.
+- :func:`scoring_aid`: open a clinical image, outline the synovium, and read the
+  grade of the Doppler signal inside (:mod:`synovis_lib.outline`).
+
+Why anywidget: a widget is a Python class and an ES module, with no front-end
+build or extension to install, and the same widget runs in JupyterLab 4,
+Notebook 7, VS Code and Colab (where anywidget turns on Colab's custom widget
+manager itself; ``pip install synovis`` brings anywidget along). The kernel keeps
+the state; the browser only draws the picture and sends pointer events, so what
+the canvas does is exactly what the library functions do.
+
+Taught in ``notebooks/01_eular_omeract_scoring.ipynb`` (studio, worked examples),
+``notebooks/02_artificial_training_set.ipynb`` (scenes, layers, gallery) and
+``notebooks/03_clinical_images_and_raters.ipynb`` (the scoring aid).
 """
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import io
 import os
-import textwrap
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import anywidget
 import numpy as np
-from scipy import ndimage
+import traitlets
+from PIL import Image
 
-from synovis_lib import synth
+from synovis_lib import outline, studio, synth
 from synovis_lib.grading import N_GRADES, GradeResult, grade_from_masks
 from synovis_lib.profiles import INPUT_SIZE
 from synovis_lib.synth import LAYERS, Scene, Transform, Vessel
 
-MIN_STUDIO_SIZE = synth.CHECK_MIN_SIZE
-
-
-@dataclass(frozen=True)
-class StudioState:
-    """What the studio shows: a scene, the grade it is meant to have, the selected vessel."""
-
-    scene: Scene
-    intended_grade: int
-    selected: int | None = None
-    """Index of the selected vessel in ``scene.vessels`` (``None``: none selected)."""
-    size: int = 160
-    """Pixels of the preview (grades are checked at ``max(size, 64)``)."""
-
-
-def new_state(scene: Scene | str | None = None, size: int = 160) -> StudioState:
-    """Start from a scene, or a basic scene id (default: the first grade-1 scene)."""
-    if scene is None:
-        scene = next(s for s in synth.load_basic_scenes() if s.grade == 1)
-    elif isinstance(scene, str):
-        scene = synth.basic_scene(scene)
-    return StudioState(scene=scene, intended_grade=scene.grade, size=int(size))
-
-
-def choose_scene(state: StudioState, scene_id: str) -> StudioState:
-    """Replace the drawing by a basic scene; its grade becomes the intended one."""
-    return new_state(scene_id, state.size)
-
-
-def set_intended_grade(state: StudioState, grade: int) -> StudioState:
-    if grade not in (0, 1, 2, 3):
-        raise ValueError(f"intended grade must be 0, 1, 2 or 3, got {grade!r}")
-    return dataclasses.replace(state, intended_grade=int(grade))
-
-
-def set_layer_transform(state: StudioState, layer: str, **changes: float) -> StudioState:
-    """Change some of a layer's transform fields (``dx``, ``dy``, ``scale``, ``angle``, ``gain``)."""
-    current = state.scene.layer(layer).transform
-    valid = {f.name for f in dataclasses.fields(Transform)}
-    unknown = sorted(set(changes) - valid)
-    if unknown:
-        raise ValueError(f"unknown transform field(s) {unknown}; valid: {sorted(valid)}")
-    transform = dataclasses.replace(current, **{k: float(v) for k, v in changes.items()})
-    return dataclasses.replace(state, scene=state.scene.with_transform(layer, transform))
-
-
-def _check_index(state: StudioState, index: int) -> None:
-    n = len(state.scene.vessels)
-    if not 0 <= index < n:
-        raise ValueError(f"vessel index {index} out of range: the scene has {n} vessel(s)")
-
-
-def _replace_vessel(state: StudioState, index: int, **changes: Any) -> StudioState:
-    _check_index(state, index)
-    vessels = list(state.scene.vessels)
-    vessels[index] = dataclasses.replace(vessels[index], **changes)
-    return dataclasses.replace(state, scene=state.scene.with_vessels(vessels), selected=index)
-
-
-def free_point(state: StudioState) -> tuple[float, float]:
-    """Where a new vessel goes: the point of the visible synovium farthest from its edge and
-    from every vessel drawn (so "add" twice gives two spots, not one on top of the other),
-    in vascularity-layer coordinates. ``(0.5, 0.5)`` when no synovium is visible."""
-    rendered = synth.render(state.scene, max(state.size, MIN_STUDIO_SIZE))
-    room = rendered.synovium & ~rendered.vascular
-    if not room.any():
-        room = rendered.synovium
-    if not room.any():
-        return 0.5, 0.5
-    depth = ndimage.distance_transform_edt(np.pad(room, 1))[1:-1, 1:-1]
-    row, col = np.unravel_index(int(np.argmax(depth)), depth.shape)
-    x, y = (col + 0.5) / room.shape[1], (row + 0.5) / room.shape[0]
-    lx, ly = state.scene.vascularity.transform.invert(x, y)
-    return float(np.clip(lx, 0, 1)), float(np.clip(ly, 0, 1))
-
-
-def add_vessel(
-    state: StudioState,
-    x: float | None = None,
-    y: float | None = None,
-    kind: str = "spot",
-    rx: float | None = None,
-    ry: float | None = None,
-    intensity: float = 0.9,
-) -> StudioState:
-    """Add a vessel (default: at :func:`free_point`) and select it.
-
-    Spots default to radius 0.01, confluent spots to 0.045 x 0.028 (image fractions).
-    """
-    default = (0.01, 0.01) if kind == "spot" else (0.045, 0.028)
-    if x is None or y is None:
-        x, y = free_point(state)
-    vessel = Vessel(round(x, 4), round(y, 4), rx or default[0], ry or default[1], kind, intensity)
-    scene = state.scene.with_vessels([*state.scene.vessels, vessel])
-    return dataclasses.replace(state, scene=scene, selected=len(scene.vessels) - 1)
-
-
-def move_vessel(state: StudioState, index: int, x: float, y: float) -> StudioState:
-    """Move vessel ``index`` to ``(x, y)`` (layer coordinates, 0..1)."""
-    return _replace_vessel(state, index, x=float(x), y=float(y))
-
-
-def resize_vessel(
-    state: StudioState, index: int, rx: float, ry: float | None = None
-) -> StudioState:
-    """Set vessel ``index``'s radii; with ``ry=None`` the shape (rx:ry) is kept."""
-    _check_index(state, index)
-    old = state.scene.vessels[index]
-    ry = old.ry * rx / old.rx if ry is None else ry
-    return _replace_vessel(state, index, rx=float(rx), ry=float(ry))
-
-
-def delete_vessel(state: StudioState, index: int) -> StudioState:
-    """Remove vessel ``index``; the selection moves to the previous vessel, if any."""
-    _check_index(state, index)
-    vessels = [v for i, v in enumerate(state.scene.vessels) if i != index]
-    selected = min(index, len(vessels) - 1) if vessels else None
-    return dataclasses.replace(state, scene=state.scene.with_vessels(vessels), selected=selected)
-
-
-def select_vessel(state: StudioState, index: int | None) -> StudioState:
-    if index is not None:
-        _check_index(state, index)
-    return dataclasses.replace(state, selected=index)
-
-
-def current_grade(state: StudioState) -> GradeResult:
-    """The checker's grade of the drawing (at ``max(size, 64)`` pixels) and its explanation."""
-    return synth.check(state.scene, max(state.size, MIN_STUDIO_SIZE))
-
-
-def grade_warning(state: StudioState, result: GradeResult | None = None) -> str | None:
-    """A warning when the drawing no longer shows its intended grade, else ``None``."""
-    result = result or current_grade(state)
-    if result.grade == state.intended_grade:
-        return None
-    return (
-        f"This drawing is grade {result.grade}, not the intended grade "
-        f"{state.intended_grade}: {result.rule}."
-    )
-
-
-def save_scene(state: StudioState, path: str | os.PathLike, scene_id: str | None = None) -> Path:
-    """Save the drawing as a scene JSON (atomically) with the intended grade.
-
-    Refuses (``ValueError``) when the checker disagrees with the intended grade:
-    such a scene could never yield a variant. The id defaults to the file name, made safe
-    (:func:`synovis_lib.synth.to_id`).
-    """
-    path = Path(path)
-    result = current_grade(state)
-    warning = grade_warning(state, result)
-    if warning:
-        raise ValueError(f"not saved to {path}: {warning}")
-    scene = dataclasses.replace(
-        state.scene, id=scene_id or synth.to_id(path.stem), grade=state.intended_grade
-    )
-    return scene.save(path)
-
-
-# ----------------------------------------------------------------------------- figures
+CANVAS_JS = Path(__file__).parent / "static" / "canvas.js"
+WHEEL_SCALE = 1.02
+"""A wheel step scales the layer by this factor (2 %)."""
+WHEEL_DEGREES = 1.0
+"""A wheel step with Shift turns the layer by this much."""
+OUTLINE_SPACING = 0.004
+"""A traced outline keeps points at least this far apart (image fraction): a pointer sends
+one per mouse event, and the outline's mask costs time per point."""
 
 
 def _show_scene(ax: Any, scene: Scene, size: int, outline: bool = True) -> GradeResult:
@@ -210,47 +67,8 @@ def _show_scene(ax: Any, scene: Scene, size: int, outline: bool = True) -> Grade
         )
     ax.set_xticks([])
     ax.set_yticks([])
-    check = synth.render(scene, max(size, MIN_STUDIO_SIZE)) if size < MIN_STUDIO_SIZE else rendered
+    check = synth.render(scene, synth.CHECK_MIN_SIZE) if size < synth.CHECK_MIN_SIZE else rendered
     return grade_from_masks(check.vascular, check.synovium)
-
-
-def studio_figure(state: StudioState) -> Any:
-    """A static picture of the studio: the drawing with the synovium outlined, the
-    vessels numbered, the grade, its explanation and any warning."""
-    import matplotlib.pyplot as plt
-    from matplotlib import patheffects
-
-    fig, ax = plt.subplots(figsize=(6.4, 6.4))
-    _show_scene(ax, state.scene, max(state.size, INPUT_SIZE))
-    result = current_grade(state)
-    transform = state.scene.vascularity.transform
-    for i, vessel in enumerate(state.scene.vessels):
-        x, y = transform.apply(vessel.x, vessel.y)
-        selected = i == state.selected
-        ax.annotate(
-            str(i + 1),
-            (x, y),
-            xytext=(6, -6),
-            textcoords="offset points",
-            color="cyan" if selected else "white",
-            fontsize=9,
-            fontweight="bold" if selected else "normal",
-            path_effects=[patheffects.withStroke(linewidth=2, foreground="black")],
-        )
-        if selected:
-            radius = max(vessel.rx, vessel.ry) * transform.scale + 0.015
-            ax.add_patch(plt.Circle((x, y), radius, fill=False, color="cyan", linewidth=1.2))
-    warning = grade_warning(state, result)
-    ax.set_title(
-        f"{state.scene.id}: grade {result.grade} (intended {state.intended_grade})",
-        color="crimson" if warning else "black",
-    )
-    text = textwrap.fill(result.explanation, 95)
-    if warning:
-        text += "\n" + textwrap.fill("WARNING: " + warning, 95)
-    fig.text(0.02, 0.01, text, fontsize=8, va="bottom", color="crimson" if warning else "black")
-    fig.subplots_adjust(bottom=0.16, top=0.94, left=0.02, right=0.98)
-    return fig
 
 
 def plot_scenes(
@@ -370,176 +188,210 @@ def worked_examples() -> list[tuple[str, Scene]]:
     ]
 
 
-# ----------------------------------------------------------------------------- the widget
+# ----------------------------------------------------------------------------- the widgets
 
 
-class DrawingStudio:
-    """The interactive studio: ipywidgets controls around the functions above.
+def png_data_url(rgb: np.ndarray) -> str:
+    """An RGB uint8 image as a PNG ``data:`` URL (fast compression: it is sent per stroke)."""
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
-    ``studio.state`` is the current :class:`StudioState`; ``studio.widget`` the
-    box to display (a notebook displays the studio itself).
-    """
 
-    def __init__(self, state: StudioState, save_dir: str | os.PathLike = "studio_scenes"):
-        import ipywidgets as w
+class _Canvas(anywidget.AnyWidget):
+    """What both canvases share: the picture, the grade panel and the toolbar's traits."""
 
-        self.state = state
-        self.save_dir = Path(save_dir)
-        self._syncing = False
-        slider = {"continuous_update": False, "readout_format": ".3f"}
+    _esm = CANVAS_JS
+    mode = traitlets.Unicode("draw").tag(sync=True)
+    display_size = traitlets.Int(studio.STUDIO_SIZE).tag(sync=True)
+    image = traitlets.Unicode("").tag(sync=True)
+    tool = traitlets.Unicode("spot").tag(sync=True)
+    choices = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    choice = traitlets.Unicode("").tag(sync=True)
+    grade = traitlets.Int(-1).tag(sync=True)
+    explanation = traitlets.Unicode("").tag(sync=True)
+    warning = traitlets.Unicode("").tag(sync=True)
+    message = traitlets.Unicode("").tag(sync=True)
+    message_is_error = traitlets.Bool(False).tag(sync=True)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.on_msg(self._on_message)
+
+    def _say(self, text: str, error: bool = False) -> None:
+        self.message, self.message_is_error = text, error
+
+    def _show_grade(self, result: GradeResult | None, warning: str | None = None) -> None:
+        self.grade = -1 if result is None else result.grade
+        self.explanation = "" if result is None else result.explanation
+        self.warning = warning or ""
+
+    def _on_message(self, _widget: Any, content: dict, _buffers: Any) -> None:
+        handler = self._handlers().get(content.get("event"))
+        if handler is None:
+            return
+        try:
+            handler(content)
+        except (ValueError, TypeError, KeyError, FileExistsError) as exc:
+            self._say(str(exc), error=True)
+
+    def _handlers(self) -> dict[str, Callable[[dict], None]]:
+        raise NotImplementedError
+
+
+class DrawingCanvas(_Canvas):
+    """The drawing studio on a canvas. ``canvas.state`` is the current
+    :class:`~synovis_lib.studio.StudioState`; scenes are saved to ``save_dir``."""
+
+    intended = traitlets.Int(1).tag(sync=True)
+    grades = traitlets.List(traitlets.Int(), list(range(N_GRADES))).tag(sync=True)
+    layer = traitlets.Unicode("vascularity").tag(sync=True)
+    layers = traitlets.List(traitlets.Unicode(), list(LAYERS)).tag(sync=True)
+    brush = traitlets.Float(studio.BRUSH).tag(sync=True)
+    can_undo = traitlets.Bool(False).tag(sync=True)
+    can_redo = traitlets.Bool(False).tag(sync=True)
+    filename = traitlets.Unicode("my_scene.json").tag(sync=True)
+
+    def __init__(self, state: studio.StudioState, save_dir: str | os.PathLike = "studio_scenes"):
         ids = [s.id for s in synth.load_basic_scenes()]
-        self.scene_picker = w.Dropdown(
-            options=ids,
-            value=state.scene.id if state.scene.id in ids else None,
-            description="scene",
-        )
-        self.grade_picker = w.Dropdown(
-            options=[0, 1, 2, 3], value=state.intended_grade, description="intended"
-        )
-        self.layer_picker = w.ToggleButtons(options=list(LAYERS), value="vascularity")
-        self.layer_sliders = {
-            "dx": w.FloatSlider(min=-0.2, max=0.2, step=0.005, description="move x", **slider),
-            "dy": w.FloatSlider(min=-0.2, max=0.2, step=0.005, description="move y", **slider),
-            "scale": w.FloatSlider(
-                value=1, min=0.7, max=1.3, step=0.01, description="scale", **slider
+        super().__init__(mode="draw", display_size=state.size, choices=ids, choice=state.scene.id)
+        self.save_dir = Path(save_dir)
+        self.state = state
+        self._show(state)
+        self.observe(self._on_choice, "choice")
+        self.observe(self._on_intended, "intended")
+
+    def _show(self, state: studio.StudioState) -> None:
+        """Put ``state`` on the canvas: picture, grade, warning, undo and redo."""
+        rgb, result = studio.snapshot(state)
+        self.image = png_data_url(rgb)
+        self._show_grade(result, studio.grade_warning(state, result))
+        self.intended = state.intended_grade
+        self.can_undo, self.can_redo = state.can_undo, state.can_redo
+
+    def apply(
+        self, function: Callable[..., studio.StudioState], *args: Any, final: bool = True
+    ) -> None:
+        """Run one studio function on the state and show the result; a drag in progress
+        (``final=False``) is shown but not kept, so it is one undo step when it ends."""
+        state = function(self.state, *args)
+        if final:
+            self.state = state
+            self._say("")
+        self._show(state)
+
+    def _on_choice(self, change: dict) -> None:
+        if change["new"] in self.choices and change["new"] != self.state.scene.id:
+            self.apply(studio.choose_scene, change["new"])
+
+    def _on_intended(self, change: dict) -> None:
+        if change["new"] != self.state.intended_grade:
+            self.apply(studio.set_intended_grade, change["new"])
+
+    def _save(self, _content: dict) -> None:
+        name = self.filename.strip()
+        if not name or Path(name).name != name or name.startswith("."):
+            raise ValueError(f"save as {name!r}: give a file name, not a path")
+        path = studio.save_scene(self.state, self.save_dir / name)
+        self._say(f"saved {path}")
+
+    def _stroke(self, content: dict) -> None:
+        brush = studio.erase if content["tool"] == "erase" else studio.paint
+        points = [(float(x), float(y)) for x, y in content["points"]]
+        self.apply(brush, points, self.brush, final=bool(content.get("final", True)))
+
+    def _wheel(self, content: dict) -> None:
+        steps = int(content["steps"])
+        if content.get("rotate"):
+            self.apply(studio.rotate_layer, self.layer, steps * WHEEL_DEGREES)
+        else:
+            self.apply(studio.scale_layer, self.layer, WHEEL_SCALE**steps)
+
+    def _handlers(self) -> dict[str, Callable[[dict], None]]:
+        return {
+            "click": lambda c: self.apply(studio.place_spot, float(c["x"]), float(c["y"])),
+            "stroke": self._stroke,
+            "move": lambda c: self.apply(
+                studio.move_layer, self.layer, float(c["dx"]), float(c["dy"]), final=c["final"]
             ),
-            "angle": w.FloatSlider(min=-15, max=15, step=0.5, description="rotate", **slider),
-            "gain": w.FloatSlider(
-                value=1, min=0.5, max=1.5, step=0.01, description="intensity", **slider
-            ),
+            "wheel": self._wheel,
+            "undo": lambda c: self.apply(studio.undo),
+            "redo": lambda c: self.apply(studio.redo),
+            "save": self._save,
         }
-        self.vessel_picker = w.Dropdown(description="vessel")
-        self.vessel_x = w.FloatSlider(min=0, max=1, step=0.002, description="x", **slider)
-        self.vessel_y = w.FloatSlider(min=0, max=1, step=0.002, description="y", **slider)
-        self.vessel_size = w.FloatSlider(
-            min=0.004, max=0.15, step=0.001, description="size", **slider
+
+
+class ScoringCanvas(_Canvas):
+    """The scoring aid on a canvas: clinical images, an outline drawn on one, its grade.
+    Outlines are saved to ``save_dir`` as ``<image>.outline.json``."""
+
+    outline = traitlets.List(traitlets.List(traitlets.Float())).tag(sync=True)
+
+    def __init__(
+        self,
+        names: Sequence[str],
+        images: np.ndarray,
+        save_dir: str | os.PathLike = "outlines",
+        display_size: int = studio.STUDIO_SIZE,
+    ):
+        if len(names) != len(images) or not len(names):
+            raise ValueError(f"{len(names)} image names for {len(images)} images")
+        super().__init__(
+            mode="score",
+            tool="outline",
+            display_size=display_size,
+            choices=[str(n) for n in names],
+            choice=str(names[0]),
         )
-        self.add_spot = w.Button(description="add spot")
-        self.add_confluent = w.Button(description="add confluent")
-        self.delete = w.Button(description="delete vessel", button_style="warning")
-        self.filename = w.Text(value="my_scene.json", description="save as")
-        self.save = w.Button(description="save scene", button_style="success")
-        self.message = w.HTML()
-        self.grade_html = w.HTML()
-        self.output = w.Output()
-        self.widget = w.HBox(
-            [
-                self.output,
-                w.VBox(
-                    [
-                        w.HBox([self.scene_picker, self.grade_picker]),
-                        w.HTML("<b>Layer</b>"),
-                        self.layer_picker,
-                        *self.layer_sliders.values(),
-                        w.HTML("<b>Vessels</b>"),
-                        self.vessel_picker,
-                        self.vessel_x,
-                        self.vessel_y,
-                        self.vessel_size,
-                        w.HBox([self.add_spot, self.add_confluent, self.delete]),
-                        w.HBox([self.filename, self.save]),
-                        self.grade_html,
-                        self.message,
-                    ]
-                ),
-            ]
-        )
-        self.scene_picker.observe(lambda c: self._apply(choose_scene, c["new"]), "value")
-        self.grade_picker.observe(lambda c: self._apply(set_intended_grade, c["new"]), "value")
-        self.layer_picker.observe(lambda c: self._sync(), "value")
-        for name, control in self.layer_sliders.items():
-            control.observe(
-                lambda c, name=name: self._apply(
-                    set_layer_transform, self.layer_picker.value, **{name: c["new"]}
-                ),
-                "value",
-            )
-        self.vessel_picker.observe(lambda c: self._apply(select_vessel, c["new"]), "value")
-        self.vessel_x.observe(lambda c: self._edit_vessel(), "value")
-        self.vessel_y.observe(lambda c: self._edit_vessel(), "value")
-        self.vessel_size.observe(lambda c: self._edit_vessel(), "value")
-        self.add_spot.on_click(lambda b: self._apply(add_vessel, kind="spot"))
-        self.add_confluent.on_click(lambda b: self._apply(add_vessel, kind="confluent"))
-        self.delete.on_click(lambda b: self._delete())
-        self.save.on_click(lambda b: self._save())
-        self._sync()
+        self.images = images
+        self.save_dir = Path(save_dir)
+        self.result: GradeResult | None = None
+        self._open(self.choice)
+        self.observe(lambda change: self._open(change["new"]), "choice")
 
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
+    def _open(self, name: str) -> None:
+        image = self.images[self.choices.index(name)]
+        big = Image.fromarray(image).resize((self.display_size,) * 2, Image.Resampling.NEAREST)
+        self.image = png_data_url(np.asarray(big))
+        self.set_outline([])
 
-        display(self.widget)
+    def set_outline(self, points: Sequence[tuple[float, float]]) -> GradeResult | None:
+        """Outline the synovium of the open image (image fractions) and grade inside it."""
+        image = self.images[self.choices.index(self.choice)]
+        self.result = outline.grade_outline(image, points) if len(points) else None
+        self.outline = [[float(x), float(y)] for x, y in points]
+        self._show_grade(self.result)
+        self._say("" if points else "Outline the synovium: drag around it with the mouse or pen.")
+        return self.result
 
-    def _apply(self, function: Any, *args: Any, **kwargs: Any) -> None:
-        if self._syncing:
-            return
-        try:
-            self.state = function(self.state, *args, **kwargs)
-            self.message.value = ""
-        except ValueError as exc:
-            self.message.value = f"<span style='color:crimson'>{exc}</span>"
-        self._sync()
+    def _save(self, _content: dict) -> None:
+        if self.result is None:
+            raise ValueError("outline the synovium before saving")
+        path = outline.save_outline(self.save_dir, self.choice, self.outline, self.result)
+        self._say(f"saved {path}")
 
-    def _edit_vessel(self) -> None:
-        if self._syncing or self.state.selected is None:
-            return
-        index, x, y = self.state.selected, self.vessel_x.value, self.vessel_y.value
-        size = self.vessel_size.value
-        self._apply(lambda state: resize_vessel(move_vessel(state, index, x, y), index, size))
-
-    def _delete(self) -> None:
-        if self.state.selected is not None:
-            self._apply(delete_vessel, self.state.selected)
-
-    def _save(self) -> None:
-        try:
-            name = self.filename.value.strip()
-            if not name or Path(name).name != name or name.startswith("."):
-                raise ValueError(f"save as {name!r}: give a file name, not a path")
-            path = save_scene(self.state, self.save_dir / name)
-            self.message.value = f"saved {path}"
-        except ValueError as exc:
-            self.message.value = f"<span style='color:crimson'>{exc}</span>"
-
-    def _sync(self) -> None:
-        """Show the state: controls, grade and figure."""
-        import matplotlib.pyplot as plt
-        from IPython.display import clear_output, display
-
-        self._syncing = True
-        try:
-            state = self.state
-            transform = state.scene.layer(self.layer_picker.value).transform
-            for name, control in self.layer_sliders.items():
-                control.value = getattr(transform, name)
-            self.grade_picker.value = state.intended_grade
-            self.vessel_picker.options = [
-                (f"{i + 1}: {v.kind} ({v.x:.2f}, {v.y:.2f})", i)
-                for i, v in enumerate(state.scene.vessels)
-            ]
-            self.vessel_picker.value = state.selected
-            if state.selected is not None:
-                vessel = state.scene.vessels[state.selected]
-                self.vessel_x.value, self.vessel_y.value = vessel.x, vessel.y
-                self.vessel_size.value = vessel.rx
-            result = current_grade(state)
-            warning = grade_warning(state, result)
-            colour = "crimson" if warning else "seagreen"
-            self.grade_html.value = (
-                f"<b style='color:{colour}'>grade {result.grade}</b> "
-                f"(intended {state.intended_grade})<br>{result.explanation}"
-                + (f"<br><b style='color:crimson'>{warning}</b>" if warning else "")
-            )
-        finally:
-            self._syncing = False
-        with self.output:
-            clear_output(wait=True)
-            fig = studio_figure(self.state)
-            display(fig)
-            plt.close(fig)
+    def _handlers(self) -> dict[str, Callable[[dict], None]]:
+        return {
+            "outline": lambda c: self.set_outline(
+                studio.thin_path([(float(x), float(y)) for x, y in c["points"]], OUTLINE_SPACING)
+            ),
+            "clear": lambda c: self.set_outline([]),
+            "save": self._save,
+        }
 
 
 def drawing_studio(
-    scene: Scene | str | None = None, save_dir: str | os.PathLike = "studio_scenes", size: int = 160
-) -> DrawingStudio:
+    scene: Scene | str | None = None,
+    save_dir: str | os.PathLike = "studio_scenes",
+    size: int = studio.STUDIO_SIZE,
+) -> DrawingCanvas:
     """The interactive drawing studio (display it in a notebook). Saved scenes go to ``save_dir``."""
-    return DrawingStudio(new_state(scene, size), save_dir)
+    return DrawingCanvas(studio.new_state(scene, size), save_dir)
+
+
+def scoring_aid(
+    names: Sequence[str], images: np.ndarray, save_dir: str | os.PathLike = "outlines"
+) -> ScoringCanvas:
+    """The interactive scoring aid over clinical images (e.g. a cohort's ``table["image"]``
+    and ``images``, simulated or from :func:`synovis_lib.clinic.load_clinic`)."""
+    return ScoringCanvas(names, images, save_dir)
