@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 
 import pytest
 from hypothesis import settings
@@ -26,6 +28,30 @@ def _isolated_cache(tmp_path_factory):
         os.environ.pop("SYNOVIS_CACHE", None)
     else:
         os.environ["SYNOVIS_CACHE"] = old
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's chromium; installed with apt-get if missing and we are root."""
+    from tests.browser_check import find_chromium
+
+    found = find_chromium()
+    if found:
+        return found
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        pytest.skip("chromium is not installed (as root on Debian: apt-get install -y chromium)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "chromium"]
+    result = subprocess.run(install, capture_output=True, text=True, env=env, check=False)
+    if result.returncode != 0:
+        subprocess.run(["apt-get", "update"], capture_output=True, env=env, check=False)
+        result = subprocess.run(install, capture_output=True, text=True, env=env, check=False)
+    found = find_chromium()
+    if not found:
+        pytest.fail(
+            f"apt-get install -y chromium failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
+        )
+    return found
 
 
 @pytest.fixture(scope="session")

@@ -10,9 +10,6 @@ them a tiny hand-written site with known faults.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -21,7 +18,6 @@ from tests.browser_check import (
     PROBE,
     Page,
     check_book,
-    find_chromium,
     reader_problems,
     toc_files,
     with_probe,
@@ -38,28 +34,6 @@ def book_html(built_book) -> Path:
     if proc.returncode != 0:
         pytest.fail("the book did not build (see tests/test_book.py)")
     return html
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    """Debian's chromium; installed with apt-get if missing and we are root."""
-    found = find_chromium()
-    if found:
-        return found
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        pytest.skip("chromium is not installed (as root on Debian: apt-get install -y chromium)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "chromium"]
-    result = subprocess.run(install, capture_output=True, text=True, env=env, check=False)
-    if result.returncode != 0:
-        subprocess.run(["apt-get", "update"], capture_output=True, env=env, check=False)
-        result = subprocess.run(install, capture_output=True, text=True, env=env, check=False)
-    found = find_chromium()
-    if not found:
-        pytest.fail(
-            f"apt-get install -y chromium failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
-        )
-    return found
 
 
 @pytest.mark.slow
