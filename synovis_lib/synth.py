@@ -10,8 +10,8 @@ at any size:
 - ``bone_surface`` (:class:`BoneSurface`): the bright cortex of the metacarpal
   head and the proximal phalanx base, with the acoustic shadow below;
 - ``vascularity`` (:class:`Vascularity`): power Doppler signal, red -> orange
-  -> yellow :class:`Vessel` spots and confluent areas, and the brush
-  :class:`Stroke` s painted (or erased) over them in the drawing studio.
+  -> yellow :class:`Vessel` spots and confluent areas, and the brush strokes
+  (:class:`Stroke`) painted or erased over them in the drawing studio.
 
 Each layer carries a :class:`Transform` (move, scale, small rotation about the
 image centre, intensity gain). :func:`render` composites the layers and returns
@@ -231,7 +231,7 @@ FIELD_RANGES: dict[str, dict[str, Range]] = {
 """Every numeric field of the scene classes (by class name) and its :class:`Range`; the
 classes check them on construction, so a scene read from JSON is checked too. The ranges
 hold every basic scene, every variant :func:`draw_modifications` can draw, the drawing
-studio's sliders and the scenes :mod:`synovis_lib.redraw` draws."""
+studio's edits (clamped to these ranges) and the scenes :mod:`synovis_lib.redraw` draws."""
 
 
 def _check_numbers(obj: Any) -> None:
