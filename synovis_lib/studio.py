@@ -147,9 +147,7 @@ def set_layer_transform(state: StudioState, layer: str, **changes: float) -> Stu
 
 
 def _clamped(field: str, value: float) -> float:
-    rng = FIELD_RANGES["Transform"][field]
-    low = math.nextafter(rng.low, math.inf) if rng.open_low else rng.low
-    return float(min(max(value, low), rng.high))
+    return FIELD_RANGES["Transform"][field].clamp(value)
 
 
 def move_layer(state: StudioState, layer: str, dx: float, dy: float) -> StudioState:

@@ -167,6 +167,11 @@ class Range(NamedTuple):
     def __str__(self) -> str:
         return f"{'(' if self.open_low else '['}{self.low:g}, {self.high:g}]"
 
+    def clamp(self, value: float) -> float:
+        """``value`` moved to the nearest value inside the range."""
+        low = math.nextafter(self.low, math.inf) if self.open_low else self.low
+        return float(min(max(value, low), self.high))
+
     def check(self, name: str, value: Any) -> float:
         """``value`` as a float if it is a real number (not a bool) in the range, else
         ``ValueError`` naming ``name``. NaN and +-inf fail: the bounds are finite, and every
@@ -899,15 +904,17 @@ def _placed_vessels(vascularity: Vascularity) -> list[Vessel]:
     for v in vascularity.vessels:
         x, y = tr.apply(v.x, v.y)
         values = (x, y, v.rx * tr.scale, v.ry * tr.scale, v.kind, min(1.0, v.intensity * tr.gain))
-        placed.append(_vessel_unchecked(*values, v.angle + tr.angle))
+        placed.append(_unchecked(Vessel, *values, v.angle + tr.angle))
     return placed
 
 
-def _vessel_unchecked(*values: Any) -> Vessel:
-    vessel = object.__new__(Vessel)
-    for f, value in zip(dataclasses.fields(Vessel), values, strict=True):
-        object.__setattr__(vessel, f.name, value)
-    return vessel
+def _unchecked(cls: type, *values: Any) -> Any:
+    """A ``cls`` (``Vessel`` or ``Stroke``) from its field values without the range checks:
+    placed by a layer's transform, it may reach past the canvas."""
+    item = object.__new__(cls)
+    for f, value in zip(dataclasses.fields(cls), values, strict=True):
+        object.__setattr__(item, f.name, value)
+    return item
 
 
 def _vessel_layer(vessels: Sequence[Vessel], size: int) -> np.ndarray:
@@ -982,16 +989,9 @@ def _placed_strokes(vascularity: Vascularity) -> list[Stroke]:
     tr = vascularity.transform
     placed = []
     for stroke in vascularity.strokes:
-        stroke_ = object.__new__(Stroke)
-        values = {
-            "points": tuple(tr.apply(x, y) for x, y in stroke.points),
-            "radius": stroke.radius * tr.scale,
-            "mode": stroke.mode,
-            "intensity": min(1.0, stroke.intensity * tr.gain),
-        }
-        for name, value in values.items():
-            object.__setattr__(stroke_, name, value)
-        placed.append(stroke_)
+        points = tuple(tr.apply(x, y) for x, y in stroke.points)
+        intensity = min(1.0, stroke.intensity * tr.gain)
+        placed.append(_unchecked(Stroke, points, stroke.radius * tr.scale, stroke.mode, intensity))
     return placed
 
 
@@ -1173,7 +1173,7 @@ def place_vessels(
         ys, xs = np.nonzero((room >= min(rx, ry) * tr.scale) & (clear > min_distance))
         for k in rng.permutation(len(xs)):
             x, y = (xs[k] + 0.5) / size, (ys[k] + 0.5) / size
-            candidate = _vessel_unchecked(x, y, rx * tr.scale, ry * tr.scale, kind, intensity, 0.0)
+            candidate = _unchecked(Vessel, x, y, rx * tr.scale, ry * tr.scale, kind, intensity, 0.0)
             footprint = _vessel_layer([candidate], size) > 0
             if not (footprint & ~synovium).any() and clear[footprint].min() > min_distance:
                 break
